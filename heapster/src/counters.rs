@@ -1,0 +1,524 @@
+//! The counting engine: per-instance, sharded, packed, relaxed atomics.
+//!
+//! # Layout
+//!
+//! A [`Counters`] holds [`SHARDS`] cache-line-aligned shards. A call picks its shard by hashing
+//! the address of its own stack frame, so each thread (each stack) keeps to one shard and threads
+//! rarely share one, without any thread-local storage. Sharing a shard costs speed, never
+//! exactness: every update is an atomic read-modify-write.
+//!
+//! Each shard holds, for each of five *tables* (allocations, zeroed allocations, deallocations,
+//! realloc growth, realloc shrinkage), one word per size bucket `0..PACKED` that packs a count and a
+//! byte sum: `count << BYTES_BITS | bytes`. Recording a call is a single `fetch_add` of
+//! `1 << BYTES_BITS | size`. Before either field can overflow, the thread whose `fetch_add` first
+//! pushed the word past a threshold moves the word's contents into the instance-wide [`Wide`]
+//! counters (a *drain*). Sizes above `2^PACKED` go to the wide counters directly.
+//!
+//! # Drains
+//!
+//! The threshold predicate ("count >= 2^23 or bytes >= 2^36") is monotone under additions, and only
+//! a drain subtracts. So exactly one `fetch_add` sees the word cross from below to above the
+//! threshold, and that thread alone drains it: it subtracts exactly the value it saw, which is at
+//! most what the word holds, and repeats while the remainder is still above the threshold. The
+//! fields have room for `2^26 - 2^23` further counts and `192 GiB` further bytes while a drain is
+//! pending, so a drain would have to be suspended for tens of millions of calls on its own shard
+//! and bucket before anything could be lost.
+//!
+//! # Live bytes and the peak
+//!
+//! Live bytes are not kept in a shared counter (that would be a contended cache line). Each shard
+//! keeps a cheap unsynchronised hint of its net change since it last published; when the hint
+//! passes ±[`PUBLISH_BYTES`] the thread recomputes the shard's exact net bytes from its words and
+//! adds the change to an instance-wide estimate, raising the peak marks. The estimate therefore
+//! differs from the true live bytes by less than `PUBLISH_BYTES` per shard in use. Snapshots
+//! recompute every shard exactly and re-publish them.
+//!
+//! # Reading order
+//!
+//! Readers take the tables that add to live bytes (allocations, growth) first, then after a
+//! fence the tables that subtract (deallocations, shrinkage). A drain of an adding word subtracts
+//! from the word before it adds to the wide counter; a drain of a subtracting word adds to the
+//! wide counter first. Readers read the wide counters before the words for adding tables and after
+//! them for subtracting tables. Any race therefore makes a reader *under*-state live bytes, never
+//! overstate them, so a peak taken from a snapshot is never above a true value.
+
+// On the allocation path: no arithmetic that can overflow (and so panic in debug builds).
+#![deny(clippy::arithmetic_side_effects)]
+
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed, fence};
+
+use crate::bucket::{BUCKETS, bucket_index};
+use crate::histogram::Histogram;
+use crate::stats::Stats;
+
+/// Number of shards per instance.
+pub(crate) const SHARDS: usize = 64;
+/// `hash >> SHARD_SHIFT` is a shard index.
+const SHARD_SHIFT: u32 = usize::BITS - SHARDS.trailing_zeros();
+/// Buckets `0..PACKED` (sizes up to 2 GiB) are counted in packed per-shard words.
+pub(crate) const PACKED: usize = 32;
+/// Width of the byte field of a packed word.
+const BYTES_BITS: u32 = 38;
+const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
+/// One count in a packed word.
+const ONE: u64 = 1 << BYTES_BITS;
+/// A packed word is drained once its count reaches `2^23` or its bytes reach `2^36`.
+const TRIGGER: u64 = (u64::MAX << (BYTES_BITS + 23)) | (BYTES_MASK & (u64::MAX << 36));
+/// A shard publishes its net change once the change passes this many bytes either way.
+pub(crate) const PUBLISH_BYTES: u64 = 256 * 1024;
+
+/// The tables of size-bucketed counters.
+pub(crate) mod table {
+    pub(crate) const ALLOC: usize = 0;
+    pub(crate) const ZEROED: usize = 1;
+    pub(crate) const GROW: usize = 2;
+    pub(crate) const DEALLOC: usize = 3;
+    pub(crate) const SHRINK: usize = 4;
+    pub(crate) const COUNT: usize = 5;
+    /// Tables that add to live bytes.
+    pub(crate) const ADDING: [usize; 3] = [ALLOC, ZEROED, GROW];
+    /// Tables that subtract from live bytes.
+    pub(crate) const SUBTRACTING: [usize; 2] = [DEALLOC, SHRINK];
+    pub(crate) const fn adds(t: usize) -> bool {
+        t < DEALLOC
+    }
+}
+
+/// Plain per-shard counters, indices into `Shard::misc`.
+pub(crate) mod misc {
+    pub(crate) const UNCHANGED: usize = 0;
+    pub(crate) const MOVED_GROW: usize = 1;
+    pub(crate) const MOVED_SHRINK: usize = 2;
+    pub(crate) const MOVED_SAME: usize = 3;
+    pub(crate) const MOVED_BYTES: usize = 4;
+    pub(crate) const ALLOC_FAILURES: usize = 5;
+    pub(crate) const REALLOC_FAILURES: usize = 6;
+    pub(crate) const COUNT: usize = 7;
+}
+
+#[repr(C, align(128))]
+struct Shard {
+    /// Net change of live bytes since this shard last published. Updated with a plain load and
+    /// store (no locked instruction): an update can be lost when two threads share the shard at
+    /// the same instant. It only decides *when* to publish; what is published is exact.
+    unpublished: AtomicI64,
+    /// This shard's net bytes as of its last publication.
+    published: AtomicI64,
+    /// Bytes that left this shard's adding words (drains, sizes above the packed range).
+    overflow_added: AtomicU64,
+    /// Bytes that left this shard's subtracting words.
+    overflow_subtracted: AtomicU64,
+    misc: [AtomicU64; misc::COUNT],
+    words: [[AtomicU64; PACKED]; table::COUNT],
+}
+
+impl Shard {
+    const fn new() -> Self {
+        Self {
+            unpublished: AtomicI64::new(0),
+            published: AtomicI64::new(0),
+            overflow_added: AtomicU64::new(0),
+            overflow_subtracted: AtomicU64::new(0),
+            misc: [const { AtomicU64::new(0) }; misc::COUNT],
+            words: [const { [const { AtomicU64::new(0) }; PACKED] }; table::COUNT],
+        }
+    }
+
+    /// This shard's bytes from adding tables: overflow first, then the words.
+    fn added_bytes(&self) -> u64 {
+        let mut sum = self.overflow_added.load(Relaxed);
+        for t in table::ADDING {
+            for w in &self.words[t] {
+                sum = sum.wrapping_add(w.load(Relaxed) & BYTES_MASK);
+            }
+        }
+        sum
+    }
+
+    /// This shard's bytes from subtracting tables: the words first, then overflow.
+    fn subtracted_bytes(&self) -> u64 {
+        let mut sum = 0u64;
+        for t in table::SUBTRACTING {
+            for w in &self.words[t] {
+                sum = sum.wrapping_add(w.load(Relaxed) & BYTES_MASK);
+            }
+        }
+        sum.wrapping_add(self.overflow_subtracted.load(Relaxed))
+    }
+}
+
+/// Instance-wide count and byte totals per table and bucket: where drains land, and where
+/// sizes above the packed range are counted directly.
+struct Wide {
+    counts: [[AtomicU64; BUCKETS]; table::COUNT],
+    bytes: [[AtomicU64; BUCKETS]; table::COUNT],
+}
+
+/// Marks kept by the peak tracker.
+pub(crate) mod mark {
+    /// Since the instance was created; never reset.
+    pub(crate) const LIFETIME: usize = 0;
+    /// Since the last `take_interval_peak`.
+    pub(crate) const INTERVAL: usize = 1;
+    /// Since the last `reset_peak`.
+    pub(crate) const USER: usize = 2;
+    pub(crate) const COUNT: usize = 3;
+}
+
+#[repr(C, align(128))]
+struct Peak {
+    /// Sum of every shard's `published`: live bytes within `PUBLISH_BYTES` per shard.
+    estimate: AtomicI64,
+    marks: [AtomicU64; mark::COUNT],
+}
+
+impl Peak {
+    fn raise(&self, live: u64) {
+        for m in &self.marks {
+            if live > m.load(Relaxed) {
+                m.fetch_max(live, Relaxed);
+            }
+        }
+    }
+
+    fn estimate(&self) -> u64 {
+        u64::try_from(self.estimate.load(Relaxed)).unwrap_or(0)
+    }
+}
+
+/// All counters of one [`Heapster`](crate::Heapster).
+pub(crate) struct Counters {
+    shards: [Shard; SHARDS],
+    wide: Wide,
+    peak: Peak,
+}
+
+/// Raw totals read from the counters, before they are turned into [`Stats`].
+struct Totals {
+    counts: [[u64; BUCKETS]; table::COUNT],
+    bytes: [[u64; BUCKETS]; table::COUNT],
+    misc: [u64; misc::COUNT],
+}
+
+impl Totals {
+    fn histogram(&self, tables: &[usize]) -> Histogram {
+        let mut counts = [0u64; BUCKETS];
+        let mut sum = 0u64;
+        for &t in tables {
+            for (c, n) in counts.iter_mut().zip(self.counts[t]) {
+                *c = c.wrapping_add(n);
+            }
+            sum = self.bytes[t].iter().fold(sum, |a, &b| a.wrapping_add(b));
+        }
+        Histogram::from_parts(counts, sum)
+    }
+
+    fn stats(&self) -> Stats {
+        let sizes = self.histogram(&[table::ALLOC, table::ZEROED]);
+        let zeroed = self.histogram(&[table::ZEROED]);
+        let freed = self.histogram(&[table::DEALLOC]);
+        let grow = self.histogram(&[table::GROW]);
+        let shrink = self.histogram(&[table::SHRINK]);
+        let m = &self.misc;
+        let mut s = Stats::new();
+        s.allocations = sizes.count();
+        s.allocated_bytes = sizes.sum();
+        s.zeroed_allocations = zeroed.count();
+        s.zeroed_bytes = zeroed.sum();
+        s.deallocations = freed.count();
+        s.deallocated_bytes = freed.sum();
+        s.realloc_grew_in_place = grow.count().saturating_sub(m[misc::MOVED_GROW]);
+        s.realloc_shrank_in_place = shrink.count().saturating_sub(m[misc::MOVED_SHRINK]);
+        s.realloc_moved = m[misc::MOVED_GROW]
+            .wrapping_add(m[misc::MOVED_SHRINK])
+            .wrapping_add(m[misc::MOVED_SAME]);
+        s.realloc_unchanged = m[misc::UNCHANGED];
+        s.realloc_grown_bytes = grow.sum();
+        s.realloc_shrunk_bytes = shrink.sum();
+        s.realloc_moved_bytes = m[misc::MOVED_BYTES];
+        s.alloc_failures = m[misc::ALLOC_FAILURES];
+        s.realloc_failures = m[misc::REALLOC_FAILURES];
+        s.allocation_sizes = sizes;
+        s.realloc_grow_sizes = grow;
+        s.realloc_shrink_sizes = shrink;
+        s
+    }
+}
+
+#[inline(always)]
+fn size_u64(size: usize) -> u64 {
+    // `usize` is at most 64 bits on every target Rust supports.
+    size as u64
+}
+
+#[inline(always)]
+fn size_i64(size: usize) -> i64 {
+    // Sizes come from `Layout`s and are at most `isize::MAX`, which fits in an `i64`.
+    size as i64
+}
+
+impl Counters {
+    pub(crate) const fn new() -> Self {
+        Self {
+            shards: [const { Shard::new() }; SHARDS],
+            wide: Wide {
+                counts: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
+                bytes: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
+            },
+            peak: Peak {
+                estimate: AtomicI64::new(0),
+                marks: [const { AtomicU64::new(0) }; mark::COUNT],
+            },
+        }
+    }
+
+    /// The calling thread's shard, picked by hashing the address of its stack frame.
+    #[inline(always)]
+    fn shard(&self) -> &Shard {
+        let frame = 0u8;
+        let addr = core::ptr::addr_of!(frame).addr();
+        // Fibonacci hashing of the 64 KiB stack region: neighbouring thread stacks spread out.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "truncation is part of the hash"
+        )]
+        let hash = (addr >> 16).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
+        &self.shards[(hash >> SHARD_SHIFT) & (SHARDS - 1)]
+    }
+
+    /// Adds one call of `size` bytes to table `t`.
+    #[inline(always)]
+    fn add(&self, shard: &Shard, t: usize, size: usize) {
+        let k = bucket_index(size);
+        if k < PACKED {
+            let word = &shard.words[t][k];
+            // `size <= 2^31` here, so it fits the byte field with room to spare.
+            let delta = ONE | size_u64(size);
+            let old = word.fetch_add(delta, Relaxed);
+            let new = old.wrapping_add(delta);
+            if new & TRIGGER != 0 && old & TRIGGER == 0 {
+                self.drain(shard, t, k, new);
+            }
+        } else {
+            self.add_wide(shard, t, k, size);
+        }
+    }
+
+    /// Moves a packed word's contents, `seen` at the time its `fetch_add` crossed the threshold,
+    /// into the wide counters.
+    #[cold]
+    #[inline(never)]
+    fn drain(&self, shard: &Shard, t: usize, k: usize, seen: u64) {
+        let word = &shard.words[t][k];
+        let (overflow, count, bytes) = (
+            if table::adds(t) {
+                &shard.overflow_added
+            } else {
+                &shard.overflow_subtracted
+            },
+            &self.wide.counts[t][k],
+            &self.wide.bytes[t][k],
+        );
+        let mut take = seen;
+        loop {
+            let (n, b) = (take >> BYTES_BITS, take & BYTES_MASK);
+            let rest = if table::adds(t) {
+                // Adding tables: leave the word first (readers may miss, never double-count).
+                let rest = word.fetch_sub(take, Relaxed).wrapping_sub(take);
+                count.fetch_add(n, Relaxed);
+                bytes.fetch_add(b, Relaxed);
+                overflow.fetch_add(b, Relaxed);
+                rest
+            } else {
+                // Subtracting tables: arrive in the wide counters first.
+                count.fetch_add(n, Relaxed);
+                bytes.fetch_add(b, Relaxed);
+                overflow.fetch_add(b, Relaxed);
+                word.fetch_sub(take, Relaxed).wrapping_sub(take)
+            };
+            if rest & TRIGGER == 0 {
+                break;
+            }
+            take = rest;
+        }
+    }
+
+    /// Counts a call whose size is above the packed range straight into the wide counters.
+    #[cold]
+    #[inline(never)]
+    fn add_wide(&self, shard: &Shard, t: usize, k: usize, size: usize) {
+        let k = k & (BUCKETS - 1);
+        let overflow = if table::adds(t) {
+            &shard.overflow_added
+        } else {
+            &shard.overflow_subtracted
+        };
+        self.wide.counts[t][k].fetch_add(1, Relaxed);
+        self.wide.bytes[t][k].fetch_add(size_u64(size), Relaxed);
+        overflow.fetch_add(size_u64(size), Relaxed);
+    }
+
+    /// Notes a net change of live bytes in `shard`, publishing when it has grown large.
+    #[inline(always)]
+    fn note(&self, shard: &Shard, change: i64) {
+        let pending = shard.unpublished.load(Relaxed).wrapping_add(change);
+        if pending.unsigned_abs() >= PUBLISH_BYTES {
+            self.publish(shard);
+        } else {
+            shard.unpublished.store(pending, Relaxed);
+        }
+    }
+
+    /// Recomputes `shard`'s exact net bytes and folds the change into the estimate and the marks.
+    #[cold]
+    #[inline(never)]
+    fn publish(&self, shard: &Shard) {
+        shard.unpublished.store(0, Relaxed);
+        let added = shard.added_bytes();
+        fence(core::sync::atomic::Ordering::SeqCst);
+        let net = added.wrapping_sub(shard.subtracted_bytes()).cast_signed();
+        self.republish(shard, net);
+    }
+
+    fn republish(&self, shard: &Shard, net: i64) {
+        let change = net.wrapping_sub(shard.published.swap(net, Relaxed));
+        if change != 0 {
+            let estimate = self
+                .peak
+                .estimate
+                .fetch_add(change, Relaxed)
+                .wrapping_add(change);
+            if let Ok(live) = u64::try_from(estimate) {
+                self.peak.raise(live);
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn allocated(&self, size: usize, zeroed: bool) {
+        let shard = self.shard();
+        self.add(
+            shard,
+            if zeroed { table::ZEROED } else { table::ALLOC },
+            size,
+        );
+        self.note(shard, size_i64(size));
+    }
+
+    #[inline(always)]
+    pub(crate) fn deallocated(&self, size: usize) {
+        let shard = self.shard();
+        self.add(shard, table::DEALLOC, size);
+        self.note(shard, size_i64(size).wrapping_neg());
+    }
+
+    #[inline(always)]
+    pub(crate) fn reallocated(&self, old_size: usize, new_size: usize, moved: bool) {
+        let shard = self.shard();
+        let kind = match new_size.cmp(&old_size) {
+            core::cmp::Ordering::Greater => {
+                self.add(shard, table::GROW, new_size.wrapping_sub(old_size));
+                misc::MOVED_GROW
+            }
+            core::cmp::Ordering::Less => {
+                self.add(shard, table::SHRINK, old_size.wrapping_sub(new_size));
+                misc::MOVED_SHRINK
+            }
+            core::cmp::Ordering::Equal if moved => misc::MOVED_SAME,
+            core::cmp::Ordering::Equal => {
+                shard.misc[misc::UNCHANGED].fetch_add(1, Relaxed);
+                return;
+            }
+        };
+        if moved {
+            shard.misc[kind].fetch_add(1, Relaxed);
+            shard.misc[misc::MOVED_BYTES].fetch_add(size_u64(old_size.min(new_size)), Relaxed);
+        }
+        self.note(shard, size_i64(new_size).wrapping_sub(size_i64(old_size)));
+    }
+
+    #[cold]
+    pub(crate) fn failed(&self, which: usize) {
+        self.shard().misc[which].fetch_add(1, Relaxed);
+    }
+
+    /// A snapshot of every counter. Also re-publishes every shard's exact net bytes and raises
+    /// the peak marks to the live bytes read.
+    pub(crate) fn stats(&self) -> Stats {
+        let mut stats = self.read().stats();
+        let live = stats.live_bytes();
+        self.peak.raise(live);
+        stats.peak_bytes = self.mark(mark::LIFETIME).max(live);
+        stats
+    }
+
+    /// Reads every counter (adding tables, a fence, then subtracting tables) and re-publishes
+    /// every shard's exact net bytes.
+    fn read(&self) -> Totals {
+        let mut totals = Totals {
+            counts: [[0; BUCKETS]; table::COUNT],
+            bytes: [[0; BUCKETS]; table::COUNT],
+            misc: [0; misc::COUNT],
+        };
+        let mut added = [0u64; SHARDS];
+        for t in table::ADDING {
+            self.read_wide(t, &mut totals);
+        }
+        for (shard, added) in self.shards.iter().zip(&mut added) {
+            *added = shard.overflow_added.load(Relaxed);
+            for t in table::ADDING {
+                *added = added.wrapping_add(Self::read_words(shard, t, &mut totals));
+            }
+        }
+        fence(core::sync::atomic::Ordering::SeqCst);
+        for (shard, added) in self.shards.iter().zip(added) {
+            let mut subtracted = 0u64;
+            for t in table::SUBTRACTING {
+                subtracted = subtracted.wrapping_add(Self::read_words(shard, t, &mut totals));
+            }
+            subtracted = subtracted.wrapping_add(shard.overflow_subtracted.load(Relaxed));
+            for (sum, m) in totals.misc.iter_mut().zip(&shard.misc) {
+                *sum = sum.wrapping_add(m.load(Relaxed));
+            }
+            self.republish(shard, added.wrapping_sub(subtracted).cast_signed());
+        }
+        for t in table::SUBTRACTING {
+            self.read_wide(t, &mut totals);
+        }
+        totals
+    }
+
+    fn read_wide(&self, t: usize, totals: &mut Totals) {
+        for k in 0..BUCKETS {
+            totals.counts[t][k] =
+                totals.counts[t][k].wrapping_add(self.wide.counts[t][k].load(Relaxed));
+            totals.bytes[t][k] =
+                totals.bytes[t][k].wrapping_add(self.wide.bytes[t][k].load(Relaxed));
+        }
+    }
+
+    /// Adds one shard's words of table `t` to `totals`; returns their bytes.
+    fn read_words(shard: &Shard, t: usize, totals: &mut Totals) -> u64 {
+        let mut bytes = 0u64;
+        for (k, w) in shard.words[t].iter().enumerate() {
+            let w = w.load(Relaxed);
+            totals.counts[t][k] = totals.counts[t][k].wrapping_add(w >> BYTES_BITS);
+            totals.bytes[t][k] = totals.bytes[t][k].wrapping_add(w & BYTES_MASK);
+            bytes = bytes.wrapping_add(w & BYTES_MASK);
+        }
+        bytes
+    }
+
+    pub(crate) fn mark(&self, m: usize) -> u64 {
+        self.peak.marks[m].load(Relaxed)
+    }
+
+    /// Restarts mark `m` at the current live-bytes estimate; returns its previous value.
+    pub(crate) fn restart_mark(&self, m: usize) -> u64 {
+        self.peak.marks[m].swap(self.peak.estimate(), Relaxed)
+    }
+
+    pub(crate) fn estimate(&self) -> u64 {
+        self.peak.estimate()
+    }
+}

@@ -1,0 +1,367 @@
+//! Unit tests over a scripted inner allocator: every realloc kind, failure path and bucket
+//! boundary, asserted exactly on a local instance.
+
+#![allow(clippy::arithmetic_side_effects, reason = "test arithmetic")]
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::boxed::Box;
+
+use super::Heapster;
+use crate::bucket::BUCKETS;
+use crate::counters::PUBLISH_BYTES;
+use crate::stats::Stats;
+
+/// What the scripted allocator does on its next call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Next {
+    /// Succeed; a `realloc` keeps the pointer.
+    InPlace = 0,
+    /// Succeed; a `realloc` returns a new pointer.
+    Move = 1,
+    /// Return null.
+    Fail = 2,
+}
+
+/// An inner allocator that never touches memory: it hands out distinct fake addresses and does
+/// what it is told. (`Heapster` never dereferences a pointer, so none of them is ever read.)
+struct Script {
+    next_address: AtomicUsize,
+    next: AtomicU8,
+    calls: AtomicUsize,
+}
+
+impl Script {
+    fn new() -> Self {
+        Self {
+            next_address: AtomicUsize::new(1 << 40),
+            next: AtomicU8::new(Next::InPlace as u8),
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    fn then(&self, next: Next) {
+        self.next.store(next as u8, Relaxed);
+    }
+
+    fn take(&self) -> Next {
+        self.calls.fetch_add(1, Relaxed);
+        match self.next.swap(Next::InPlace as u8, Relaxed) {
+            0 => Next::InPlace,
+            1 => Next::Move,
+            _ => Next::Fail,
+        }
+    }
+
+    fn fresh(&self) -> *mut u8 {
+        self.next_address.fetch_add(4096, Relaxed) as *mut u8
+    }
+}
+
+// SAFETY: test-only allocator whose pointers are never dereferenced by anyone: `Heapster` only
+// compares them, and the tests only pass them back.
+unsafe impl GlobalAlloc for Script {
+    unsafe fn alloc(&self, _: Layout) -> *mut u8 {
+        match self.take() {
+            Next::Fail => core::ptr::null_mut(),
+            _ => self.fresh(),
+        }
+    }
+
+    unsafe fn dealloc(&self, _: *mut u8, _: Layout) {
+        self.take();
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { self.alloc(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, _: Layout, _: usize) -> *mut u8 {
+        match self.take() {
+            Next::InPlace => ptr,
+            Next::Move => self.fresh(),
+            Next::Fail => core::ptr::null_mut(),
+        }
+    }
+}
+
+fn heap() -> Box<Heapster<Script>> {
+    Box::new(Heapster::new(Script::new()))
+}
+
+fn layout(size: usize) -> Layout {
+    Layout::from_size_align(size, 1).unwrap()
+}
+
+fn alloc(h: &Heapster<Script>, size: usize) -> *mut u8 {
+    // SAFETY: scripted allocator, pointers never dereferenced.
+    unsafe { h.alloc(layout(size)) }
+}
+
+fn alloc_zeroed(h: &Heapster<Script>, size: usize) -> *mut u8 {
+    // SAFETY: as above.
+    unsafe { h.alloc_zeroed(layout(size)) }
+}
+
+fn dealloc(h: &Heapster<Script>, p: *mut u8, size: usize) {
+    // SAFETY: as above.
+    unsafe { h.dealloc(p, layout(size)) }
+}
+
+fn realloc(h: &Heapster<Script>, p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    // SAFETY: as above.
+    unsafe { h.realloc(p, layout(old), new) }
+}
+
+#[test]
+fn allocations_and_deallocations() {
+    let h = heap();
+    let a = alloc(&h, 100);
+    let b = alloc_zeroed(&h, 4096);
+    let _c = alloc(&h, 1);
+    dealloc(&h, a, 100);
+    let s = h.stats();
+    assert_eq!(s.allocations, 3);
+    assert_eq!(s.allocated_bytes, 4197);
+    assert_eq!(s.zeroed_allocations, 1);
+    assert_eq!(s.zeroed_bytes, 4096);
+    assert_eq!(s.deallocations, 1);
+    assert_eq!(s.deallocated_bytes, 100);
+    assert_eq!(s.live_allocations(), 2);
+    assert_eq!(s.live_bytes(), 4097);
+    assert_eq!(s.allocation_sizes.count(), 3);
+    assert_eq!(s.allocation_sizes.sum(), 4197);
+    assert_eq!(s.allocation_sizes.bucket(0), 1);
+    assert_eq!(s.allocation_sizes.bucket(7), 1);
+    assert_eq!(s.allocation_sizes.bucket(12), 1);
+    assert_eq!(s.reallocations(), 0);
+    // The true peak (4197) came and went between snapshots, under the publication threshold.
+    assert!((4097..=4197).contains(&s.peak_bytes));
+    dealloc(&h, b, 4096);
+    assert_eq!(h.stats().live_bytes(), 1);
+    assert_eq!(h.inner().calls.load(Relaxed), 5);
+}
+
+#[test]
+fn every_realloc_kind() {
+    let h = heap();
+    let p = alloc(&h, 100);
+
+    let p2 = realloc(&h, p, 100, 300); // grew in place
+    assert_eq!(p2, p);
+    let d = h.measure(|| ()).1;
+    assert!(d.is_empty());
+
+    let (p3, d) = h.measure(|| realloc(&h, p2, 300, 250)); // shrank in place
+    assert_eq!(p3, p);
+    assert_eq!((d.realloc_shrank_in_place, d.realloc_shrunk_bytes), (1, 50));
+    assert_eq!(d.realloc_shrink_sizes.bucket(6), 1);
+    assert_eq!(d.net_bytes(), -50);
+
+    let (p4, d) = h.measure(|| realloc(&h, p3, 250, 250)); // unchanged
+    assert_eq!(p4, p);
+    assert_eq!(d.realloc_unchanged, 1);
+    assert_eq!(d.reallocations(), 1);
+    assert_eq!(d.net_bytes(), 0);
+    assert!(d.realloc_grow_sizes.is_empty() && d.realloc_shrink_sizes.is_empty());
+
+    h.inner().then(Next::Move);
+    let (p5, d) = h.measure(|| realloc(&h, p4, 250, 1000)); // moved, growing
+    assert_ne!(p5, p4);
+    assert_eq!((d.realloc_moved, d.realloc_moved_bytes), (1, 250));
+    assert_eq!((d.realloc_grown_bytes, d.realloc_grew_in_place), (750, 0));
+    assert_eq!(d.realloc_grow_sizes.bucket(10), 1);
+
+    h.inner().then(Next::Move);
+    let (p6, d) = h.measure(|| realloc(&h, p5, 1000, 10)); // moved, shrinking
+    assert_eq!((d.realloc_moved, d.realloc_moved_bytes), (1, 10));
+    assert_eq!(
+        (d.realloc_shrunk_bytes, d.realloc_shrank_in_place),
+        (990, 0)
+    );
+    assert_eq!(d.realloc_shrink_sizes.bucket(10), 1);
+
+    h.inner().then(Next::Move);
+    let (p7, d) = h.measure(|| realloc(&h, p6, 10, 10)); // moved, same size
+    assert_eq!((d.realloc_moved, d.realloc_moved_bytes), (1, 10));
+    assert_eq!((d.realloc_unchanged, d.net_bytes()), (0, 0));
+
+    let s = h.stats();
+    assert_eq!(s.realloc_grew_in_place, 1);
+    assert_eq!(s.realloc_shrank_in_place, 1);
+    assert_eq!(s.realloc_moved, 3);
+    assert_eq!(s.realloc_unchanged, 1);
+    assert_eq!(s.reallocations(), 6);
+    assert_eq!(s.realloc_grown_bytes, 200 + 750);
+    assert_eq!(s.realloc_shrunk_bytes, 50 + 990);
+    assert_eq!(s.realloc_moved_bytes, 250 + 10 + 10);
+    assert_eq!(s.realloc_grow_sizes.count(), 2);
+    assert_eq!(s.realloc_grow_sizes.sum(), 950);
+    assert_eq!(s.realloc_shrink_sizes.count(), 2);
+    // A realloc is neither an allocation nor a deallocation.
+    assert_eq!((s.allocations, s.deallocations), (1, 0));
+    assert_eq!(s.live_bytes(), 10);
+    assert_eq!(s.live_allocations(), 1);
+    dealloc(&h, p7, 10);
+    assert_eq!(h.stats().live_bytes(), 0);
+}
+
+#[test]
+fn failures_change_nothing_else() {
+    let h = heap();
+    let p = alloc(&h, 64);
+    let before = h.stats();
+
+    h.inner().then(Next::Fail);
+    assert!(alloc(&h, 128).is_null());
+    h.inner().then(Next::Fail);
+    assert!(alloc_zeroed(&h, 128).is_null());
+    h.inner().then(Next::Fail);
+    assert!(realloc(&h, p, 64, 1 << 20).is_null());
+
+    let d = h.stats() - before;
+    assert_eq!(d.alloc_failures, 2);
+    assert_eq!(d.realloc_failures, 1);
+    assert_eq!(d.failures(), 3);
+    let mut only_failures = Stats::new();
+    only_failures.alloc_failures = 2;
+    only_failures.realloc_failures = 1;
+    only_failures.peak_bytes = d.peak_bytes;
+    assert_eq!(d, only_failures);
+    // The old block is still live.
+    assert_eq!(h.stats().live_bytes(), 64);
+}
+
+#[test]
+fn bucket_boundaries_through_the_allocator() {
+    let h = heap();
+    let mut expected = [0u64; BUCKETS];
+    let mut sum = 0u64;
+    for k in 1..BUCKETS {
+        let p = 1usize << k;
+        let sizes = if k == 63 {
+            [p - 1, p - 1, p - 1] // 2^63 is not a valid `Layout` size
+        } else {
+            [p - 1, p, p + 1]
+        };
+        for size in sizes {
+            let ptr = alloc(&h, size);
+            dealloc(&h, ptr, size);
+            expected[crate::bucket_index(size)] += 1;
+            sum = sum.wrapping_add(size as u64);
+        }
+        // The boundaries: 2^k - 1 and 2^k in bucket k (k > 1), 2^k + 1 in bucket k + 1.
+        if k > 1 && k < 63 {
+            assert_eq!(crate::bucket_index(p - 1), k);
+            assert_eq!(crate::bucket_index(p), k);
+            assert_eq!(crate::bucket_index(p + 1), k + 1);
+        }
+    }
+    let s = h.stats();
+    assert_eq!(s.allocation_sizes.counts(), &expected);
+    assert_eq!(s.allocation_sizes.sum(), sum);
+    assert_eq!(s.deallocated_bytes, sum);
+    assert_eq!(s.allocations, s.deallocations);
+    assert_eq!(s.live_bytes(), 0);
+    assert_eq!(s.allocation_sizes.bucket(1), 1); // 2
+    assert_eq!(s.allocation_sizes.bucket(0), 1); // 1
+}
+
+#[test]
+fn huge_sizes_and_byte_drains_stay_exact() {
+    let h = heap();
+    // 2 GiB is the largest packed size: 64 of them push one word past its byte threshold.
+    let size = 1usize << 31;
+    let ptrs: std::vec::Vec<_> = (0..100).map(|_| alloc(&h, size)).collect();
+    let huge = (1usize << 40) + 3;
+    let big = alloc(&h, huge);
+    let s = h.stats();
+    assert_eq!(s.allocations, 101);
+    assert_eq!(s.allocated_bytes, 100 * size as u64 + huge as u64);
+    assert_eq!(s.allocation_sizes.bucket(31), 100);
+    assert_eq!(s.allocation_sizes.bucket(41), 1);
+    assert_eq!(s.live_bytes(), s.allocated_bytes);
+    assert!(s.peak_bytes >= s.allocated_bytes);
+    for p in ptrs {
+        dealloc(&h, p, size);
+    }
+    dealloc(&h, big, huge);
+    let s = h.stats();
+    assert_eq!(
+        (s.deallocations, s.deallocated_bytes),
+        (101, s.allocated_bytes)
+    );
+    assert_eq!(s.live_bytes(), 0);
+}
+
+#[test]
+fn count_drains_stay_exact() {
+    let h = heap();
+    // 2^23 calls of one size push a word past its count threshold; do a bit more, on two sizes.
+    let n = (1u64 << 23) + 1000;
+    for i in 0..n {
+        let size = if i % 2 == 0 { 8 } else { 9 };
+        let p = alloc(&h, size);
+        dealloc(&h, p, size);
+    }
+    let s = h.stats();
+    assert_eq!(s.allocations, n);
+    assert_eq!(s.deallocations, n);
+    assert_eq!(s.allocated_bytes, n / 2 * 8 + n / 2 * 9);
+    assert_eq!(s.allocation_sizes.bucket(3), n / 2);
+    assert_eq!(s.allocation_sizes.bucket(4), n / 2);
+    assert_eq!(s.live_bytes(), 0);
+}
+
+#[test]
+fn two_instances_count_independently() {
+    let (a, b) = (heap(), heap());
+    let p = alloc(&a, 10);
+    let s = b.stats();
+    assert!(s.is_empty());
+    assert_eq!(s.peak_bytes, 0);
+    assert_eq!(a.stats().allocations, 1);
+    dealloc(&a, p, 10);
+}
+
+#[test]
+fn peaks() {
+    let h = heap();
+    let mb = 1 << 20;
+    let p = alloc(&h, mb);
+    dealloc(&h, p, mb);
+    // Published on the way: the peak saw the megabyte even though no snapshot did.
+    assert!(h.peak_since_reset() >= mb as u64);
+    assert!(h.take_interval_peak() >= mb as u64);
+    let s = h.stats();
+    assert!(s.peak_bytes >= mb as u64);
+    assert!(s.peak_bytes < mb as u64 + PUBLISH_BYTES);
+    // The interval restarted at the current live bytes (0).
+    assert_eq!(h.take_interval_peak(), 0);
+    let q = alloc(&h, 100);
+    h.reset_peak();
+    assert!(h.peak_since_reset() < PUBLISH_BYTES);
+    h.stats(); // folds the exact live bytes into every mark
+    assert_eq!(h.peak_since_reset(), 100);
+    assert_eq!(h.take_interval_peak(), 100);
+    assert!(h.stats().peak_bytes >= mb as u64);
+    dealloc(&h, q, 100);
+}
+
+#[test]
+fn small_allocations_reach_the_peak_within_the_bound() {
+    let h = heap();
+    let ptrs: std::vec::Vec<_> = (0..100_000).map(|_| alloc(&h, 16)).collect();
+    let live = 16 * 100_000u64;
+    // No snapshot taken yet: the marks come from publications alone.
+    let marked = h.peak_since_reset();
+    assert!(marked <= live && marked + PUBLISH_BYTES > live, "{marked}");
+    for p in ptrs {
+        dealloc(&h, p, 16);
+    }
+    let s = h.stats();
+    assert!(s.peak_bytes + PUBLISH_BYTES > live && s.peak_bytes <= live);
+    assert_eq!(s.live_bytes(), 0);
+}

@@ -1,0 +1,104 @@
+//! Always-on heap telemetry: exact, lock-free allocation counters and size histograms over any
+//! [`GlobalAlloc`](core::alloc::GlobalAlloc).
+//!
+//! Wrap the allocator your program uses in a [`Heapster`] and read [`Stats`] snapshots whenever
+//! you like: counts and bytes of allocations and deallocations, live bytes and allocations, the
+//! peak, power-of-two size histograms, every `realloc` classified (grew in place, shrank in
+//! place, moved, unchanged) and failures.
+//!
+//! ```
+//! use heapster::Heapster;
+//! use std::alloc::System;
+//!
+//! #[global_allocator]
+//! static GLOBAL: Heapster<System> = Heapster::new(System);
+//!
+//! fn main() {
+//!     let before = GLOBAL.stats();
+//!     let v: Vec<u8> = Vec::with_capacity(1000);
+//!     drop(v);
+//!     let (result, diff) = GLOBAL.measure(|| vec![1u64; 10].len());
+//!     assert_eq!(result, 10);
+//!     assert_eq!(diff.allocations, 1);
+//!     assert_eq!(diff.allocated_bytes, 80);
+//!     let since = GLOBAL.stats() - before;
+//!     assert!(since.allocations >= 2);
+//!     assert_eq!(since.allocation_sizes.bucket(10), 1); // the 1000-byte buffer: (512, 1024]
+//! }
+//! ```
+//!
+//! # What is counted
+//!
+//! Each counter of [`Stats`] is documented by its exact definition. In short: `alloc` and
+//! `alloc_zeroed` are allocations, `dealloc` is a deallocation, and a `realloc` is neither: it is
+//! classified by comparing the returned pointer and the new size with the old ones. A call is
+//! recorded only after the inner allocator returned, and only as what it did: a null return is a
+//! failure and changes nothing else. Bytes are the sizes callers requested (`Layout::size()`).
+//!
+//! Size histograms have 64 buckets; bucket `k` counts sizes in `(2^(k-1), 2^k]`, so every bucket
+//! maps exactly onto a Prometheus `le` bound, a Prometheus native histogram bucket (schema 0) and
+//! an OpenTelemetry exponential histogram bucket (scale 0).
+//!
+//! # How counting works
+//!
+//! Counters belong to each `Heapster` instance. They are spread over 64 cache-aligned shards; a
+//! call picks a shard by hashing the address of its stack frame, so each thread keeps to its own
+//! shard and threads rarely share a cache line, with no thread-local storage. In a shard, each
+//! size bucket has one 64-bit word packing a count and a byte sum, so an allocation or a
+//! deallocation costs one relaxed `fetch_add`. Before a word's fields could overflow, the thread
+//! that pushed it past a threshold moves its contents into wide 64-bit totals.
+//!
+//! Relaxed ordering is enough because each counter is only ever added to: atomic read-modify-
+//! writes never lose an update whatever the ordering, so once threads are quiet (joined, or
+//! otherwise synchronised with the reader) every total is exact. A snapshot taken while threads
+//! allocate reads each word atomically but not all words at one instant: it may count some
+//! in-flight calls and not others. It reads the tables that add to live bytes before those that
+//! subtract, so live bytes are never overstated; derived values saturate at zero.
+//!
+//! # Peak
+//!
+//! Live bytes are computed when a snapshot is taken, not kept in a shared counter (that would be
+//! a contended cache line on every call). For the peak, each shard notes its net change with a
+//! plain (unlocked) store and publishes it once it passes ±256 KiB, raising the high-water
+//! marks. The marks therefore miss or overstate the true peak by less than 256 KiB per shard in
+//! use (one shard per thread, typically); every snapshot also folds in the exact live bytes it
+//! computed.
+//!
+//! # Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `fmt` | `Display` for [`Stats`] and [`Histogram`]: a report for a terminal |
+//! | `serde` | `Serialize` and `Deserialize` for [`Stats`] and [`Histogram`] |
+//!
+//! The crate is `#![no_std]` and has no dependencies without features.
+
+#![no_std]
+#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(test)]
+extern crate std;
+
+#[cfg(not(target_has_atomic = "64"))]
+compile_error!("heapster needs 64-bit atomics (`target_has_atomic = \"64\"`)");
+
+mod bucket;
+mod counters;
+#[cfg(feature = "fmt")]
+mod fmt;
+mod heapster;
+mod histogram;
+#[cfg(feature = "serde")]
+mod serde;
+mod stats;
+
+/// The README's Rust code compiles and runs as written.
+#[cfg(all(doctest, feature = "fmt"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
+pub use crate::bucket::{BUCKETS, bucket_index, bucket_lower_bound, bucket_upper_bound};
+pub use crate::heapster::Heapster;
+pub use crate::histogram::{Bucket, Histogram};
+pub use crate::stats::Stats;
