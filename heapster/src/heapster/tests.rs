@@ -365,3 +365,31 @@ fn small_allocations_reach_the_peak_within_the_bound() {
     assert!(s.peak_bytes + PUBLISH_BYTES > live && s.peak_bytes <= live);
     assert_eq!(s.live_bytes(), 0);
 }
+
+/// Every counter of `Stats` is filled in by a snapshot: a new field that the snapshot forgets
+/// fails here.
+#[test]
+fn every_counter_is_recorded() {
+    let h = heap();
+    let p = alloc(&h, 10);
+    let z = alloc_zeroed(&h, 20);
+    let p = realloc(&h, p, 10, 30); // grew in place
+    let p = realloc(&h, p, 30, 5); // shrank in place
+    let p = realloc(&h, p, 5, 5); // unchanged
+    h.inner().then(Next::Move);
+    let p = realloc(&h, p, 5, 7); // moved
+    h.inner().then(Next::Fail);
+    assert!(alloc(&h, 1).is_null());
+    h.inner().then(Next::Fail);
+    assert!(realloc(&h, p, 7, 8).is_null());
+    h.stats(); // the peak: folded in by a snapshot while the blocks are live
+    dealloc(&h, p, 7);
+    dealloc(&h, z, 20);
+    let s = h.stats();
+    for (name, value) in s.counters().chain(s.gauges()) {
+        assert_ne!(value, 0, "`{name}` is never recorded");
+    }
+    for (name, histogram) in s.histograms() {
+        assert!(!histogram.is_empty(), "`{name}` is never recorded");
+    }
+}
