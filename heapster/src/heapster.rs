@@ -6,7 +6,21 @@
 use core::alloc::{GlobalAlloc, Layout};
 
 use crate::counters::{Counters, mark, misc};
+#[cfg(feature = "scoped")]
+use crate::scope::{self, Event, Frame, Measured};
 use crate::stats::Stats;
+
+/// Stand-in for the scope hook when the feature is off: events are dropped unread, and the
+/// optimiser removes them.
+#[cfg(not(feature = "scoped"))]
+#[allow(dead_code, reason = "read only with feature `scoped`")]
+enum Event {
+    Alloc { size: usize, zeroed: bool },
+    Dealloc { size: usize },
+    Realloc { old: usize, new: usize, moved: bool },
+    AllocFailed,
+    ReallocFailed,
+}
 
 /// A [`GlobalAlloc`] that forwards every call to an inner allocator `A` and counts what it did.
 ///
@@ -147,6 +161,101 @@ impl<A> Heapster<A> {
     }
 }
 
+/// Thread and task scopes (feature `scoped`).
+impl<A> Heapster<A> {
+    /// Hands one call to the innermost scope of this instance on this thread, if any.
+    #[inline(always)]
+    #[cfg_attr(not(feature = "scoped"), allow(clippy::unused_self))]
+    fn scoped(&self, event: Event) {
+        #[cfg(feature = "scoped")]
+        scope::record(self.id(), event);
+        #[cfg(not(feature = "scoped"))]
+        let _ = event;
+    }
+
+    /// This instance's identity for scopes: the address of its counters.
+    #[cfg(feature = "scoped")]
+    fn id(&self) -> usize {
+        core::ptr::from_ref(&self.counters).addr()
+    }
+
+    /// Runs `f` and returns its result with **exactly** the calls that the current thread made to
+    /// this allocator meanwhile, whatever other threads do.
+    ///
+    /// Scopes nest: an inner scope's calls also count in the outer one. Calls made by other
+    /// threads (including threads `f` spawns) are not counted; a block allocated here and freed
+    /// by another thread counts as an allocation here and a deallocation there. The result's
+    /// [`peak_bytes`](Stats::peak_bytes) is the exact high-water mark of the scope's net bytes
+    /// (what it allocated and has not freed), relative to its start.
+    ///
+    /// ```
+    /// use heapster::Heapster;
+    /// use std::alloc::System;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: Heapster<System> = Heapster::new(System);
+    ///
+    /// # fn main() {
+    /// // Other threads allocating at the same time do not disturb the measurement.
+    /// let noise = std::thread::spawn(|| (0..10_000).map(|i| i.to_string()).count());
+    /// let (s, stats) = GLOBAL.measure_thread(|| {
+    ///     let mut s = String::with_capacity(64);
+    ///     s.push_str("exact");
+    ///     s
+    /// });
+    /// assert_eq!(stats.allocations, 1);
+    /// assert_eq!(stats.allocated_bytes, 64);
+    /// assert_eq!(stats.peak_bytes, 64);
+    /// assert_eq!(s, "exact");
+    /// noise.join().unwrap();
+    /// # }
+    /// ```
+    #[cfg(feature = "scoped")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "scoped")))]
+    pub fn measure_thread<R>(&self, f: impl FnOnce() -> R) -> (R, Stats) {
+        let frame = Frame::new(self.id());
+        let entered = frame.enter();
+        let result = f();
+        drop(entered);
+        (result, frame.stats())
+    }
+
+    /// Wraps a future so that it resolves to its output and **exactly** the calls made to this
+    /// allocator while it was being polled, on whichever threads polled it (a multi-threaded
+    /// runtime may move it between workers). Other tasks are not counted, nor are tasks it
+    /// spawns; futures it awaits directly are, since they are polled inside its polls.
+    ///
+    /// ```
+    /// use heapster::Heapster;
+    /// use std::alloc::System;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: Heapster<System> = Heapster::new(System);
+    ///
+    /// # fn main() {
+    /// let task = GLOBAL.measure_future(async { vec![0u8; 100].len() });
+    /// // Any executor; here a minimal one.
+    /// let (len, stats) = block_on(task);
+    /// assert_eq!((len, stats.allocations, stats.zeroed_bytes), (100, 1, 100));
+    /// # }
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #     }
+    /// # }
+    /// ```
+    #[cfg(feature = "scoped")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "scoped")))]
+    pub fn measure_future<F: core::future::IntoFuture>(
+        &self,
+        future: F,
+    ) -> Measured<F::IntoFuture> {
+        Measured::new(self.id(), future.into_future())
+    }
+}
+
 impl<A: Default> Default for Heapster<A> {
     fn default() -> Self {
         Self::new(A::default())
@@ -174,8 +283,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
         let ptr = unsafe { self.inner.alloc(layout) };
         if ptr.is_null() {
             self.counters.failed(misc::ALLOC_FAILURES);
+            self.scoped(Event::AllocFailed);
         } else {
             self.counters.allocated(layout.size(), false);
+            self.scoped(Event::Alloc {
+                size: layout.size(),
+                zeroed: false,
+            });
         }
         ptr
     }
@@ -188,8 +302,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
         let ptr = unsafe { self.inner.alloc_zeroed(layout) };
         if ptr.is_null() {
             self.counters.failed(misc::ALLOC_FAILURES);
+            self.scoped(Event::AllocFailed);
         } else {
             self.counters.allocated(layout.size(), true);
+            self.scoped(Event::Alloc {
+                size: layout.size(),
+                zeroed: true,
+            });
         }
         ptr
     }
@@ -202,6 +321,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
         // - both are passed unchanged.
         unsafe { self.inner.dealloc(ptr, layout) };
         self.counters.deallocated(layout.size());
+        self.scoped(Event::Dealloc {
+            size: layout.size(),
+        });
     }
 
     #[inline]
@@ -215,9 +337,15 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
         let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if new.is_null() {
             self.counters.failed(misc::REALLOC_FAILURES);
+            self.scoped(Event::ReallocFailed);
         } else {
             self.counters
                 .reallocated(layout.size(), new_size, new != ptr);
+            self.scoped(Event::Realloc {
+                old: layout.size(),
+                new: new_size,
+                moved: new != ptr,
+            });
         }
         new
     }

@@ -70,35 +70,47 @@
 //! |---|---|
 //! | `fmt` | `Display` for [`Stats`] and [`Histogram`]: a report for a terminal |
 //! | `serde` | `Serialize` and `Deserialize` for [`Stats`] and [`Histogram`] |
+//! | `scoped` | exact per-thread and per-future measurement (`measure_thread`, `measure_future`) and assertion helpers; uses `std` |
 //!
-//! The crate is `#![no_std]` and has no dependencies without features.
+//! The crate is `#![no_std]` and has no dependencies without features. Without `scoped`, the
+//! allocation path uses no thread-local storage at all.
 
 #![no_std]
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(test)]
+#[cfg(any(test, feature = "scoped"))]
 extern crate std;
 
 #[cfg(not(target_has_atomic = "64"))]
 compile_error!("heapster needs 64-bit atomics (`target_has_atomic = \"64\"`)");
 
 mod bucket;
+#[cfg(feature = "scoped")]
+mod budget;
 mod counters;
 #[cfg(feature = "fmt")]
 mod fmt;
 mod heapster;
 mod histogram;
+#[cfg(feature = "scoped")]
+mod scope;
 #[cfg(feature = "serde")]
 mod serde;
 mod stats;
 
 /// The README's Rust code compiles and runs as written.
-#[cfg(all(doctest, feature = "fmt"))]
+#[cfg(all(doctest, feature = "fmt", feature = "scoped"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
 pub use crate::bucket::{BUCKETS, bucket_index, bucket_lower_bound, bucket_upper_bound};
+#[cfg(feature = "scoped")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scoped")))]
+pub use crate::budget::{Budget, BudgetExceeded};
 pub use crate::heapster::Heapster;
 pub use crate::histogram::{Bucket, Histogram};
+#[cfg(feature = "scoped")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scoped")))]
+pub use crate::scope::Measured;
 pub use crate::stats::Stats;

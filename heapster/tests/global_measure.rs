@@ -1,5 +1,9 @@
 //! `measure()` around real `Vec`, `String` and `Box` code with `Heapster<System>` installed as
-//! the global allocator. (One test in this binary, so that nothing else allocates meanwhile.)
+//! the global allocator.
+//!
+//! `measure` counts every thread of the process, and the libtest harness allocates on its main
+//! thread while a test starts, so this binary has no harness (`harness = false`): `main` runs
+//! the checks on a process with a single thread.
 
 use std::alloc::System;
 use std::hint::black_box;
@@ -9,7 +13,11 @@ use heapster::Heapster;
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
 
-#[test]
+fn main() {
+    measure_counts_real_collections_exactly();
+    println!("global_measure: 1 passed, 0 failed");
+}
+
 fn measure_counts_real_collections_exactly() {
     // A boxed value: one allocation of its size, freed inside.
     let ((), d) = GLOBAL.measure(|| drop(black_box(Box::new([7u64; 4]))));

@@ -393,3 +393,106 @@ fn every_counter_is_recorded() {
         assert!(!histogram.is_empty(), "`{name}` is never recorded");
     }
 }
+
+#[cfg(feature = "scoped")]
+mod scoped {
+    use super::*;
+
+    #[test]
+    fn scopes_nest_and_count_only_their_instance() {
+        let (h, other) = (heap(), heap());
+        let ((), outer) = h.measure_thread(|| {
+            let p = alloc(&h, 100);
+            let q = alloc(&other, 5000); // another instance: not counted here
+            let (r, inner) = h.measure_thread(|| {
+                let r = alloc(&h, 1000);
+                dealloc(&h, p, 100);
+                r
+            });
+            assert_eq!((inner.allocations, inner.deallocations), (1, 1));
+            assert_eq!(inner.net_bytes(), 900);
+            assert_eq!(inner.peak_bytes, 1000);
+            h.inner().then(Next::Move);
+            let r = realloc(&h, r, 1000, 2000);
+            h.inner().then(Next::Fail);
+            assert!(alloc(&h, 1).is_null());
+            dealloc(&h, r, 2000);
+            dealloc(&other, q, 5000);
+        });
+        assert_eq!(outer.allocations, 2);
+        assert_eq!(outer.allocated_bytes, 1100);
+        assert_eq!(outer.deallocations, 2);
+        assert_eq!(outer.deallocated_bytes, 2100);
+        assert_eq!((outer.realloc_moved, outer.realloc_moved_bytes), (1, 1000));
+        assert_eq!(outer.realloc_grown_bytes, 1000);
+        assert_eq!(outer.alloc_failures, 1);
+        assert_eq!(outer.net_bytes(), 0);
+        // 100 live, then the inner scope's 1000 on top, then the realloc to 2000 (the 100 was
+        // freed inside the inner scope).
+        assert_eq!(outer.peak_bytes, 2000);
+        // The instance-wide counters saw everything, as usual.
+        assert_eq!(h.stats().allocations, 2);
+        assert_eq!(other.stats().allocations, 1);
+    }
+
+    #[test]
+    fn scope_of_other_instance_in_between() {
+        let (h, other) = (heap(), heap());
+        let ((), outer) = h.measure_thread(|| {
+            let ((), middle) = other.measure_thread(|| {
+                let p = alloc(&h, 10); // counted by `h`'s outer scope, not `other`'s
+                dealloc(&h, p, 10);
+            });
+            assert!(middle.is_empty());
+        });
+        assert_eq!((outer.allocations, outer.deallocations), (1, 1));
+        assert_eq!(outer.peak_bytes, 10);
+    }
+
+    #[test]
+    fn a_panicking_scope_uninstalls_itself() {
+        let h = heap();
+        let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            h.measure_thread(|| {
+                let _ = alloc(&h, 10);
+                panic!("measured code panicked");
+            })
+        }));
+        assert!(caught.is_err());
+        // No scope is left installed: a new one starts from zero and works.
+        let ((), s) = h.measure_thread(|| {
+            let _ = alloc(&h, 20);
+        });
+        assert_eq!((s.allocations, s.allocated_bytes), (1, 20));
+    }
+
+    #[test]
+    fn futures_count_their_polls_only() {
+        use core::task::{Context, Poll, Waker};
+        let h = heap();
+        let mut step = 0;
+        let fut = core::future::poll_fn(|_| {
+            step += 1;
+            let _ = alloc(&h, step * 100);
+            if step < 3 {
+                Poll::Pending
+            } else {
+                Poll::Ready(step)
+            }
+        });
+        let mut measured = core::pin::pin!(h.measure_future(fut));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut polls = 0;
+        let (out, s) = loop {
+            polls += 1;
+            if let Poll::Ready(v) = measured.as_mut().poll(&mut cx) {
+                break v;
+            }
+            let _ = alloc(&h, 7); // between polls: not the future's
+        };
+        assert_eq!((out, polls), (3, 3));
+        assert_eq!((s.allocations, s.allocated_bytes), (3, 600));
+        assert_eq!(s.peak_bytes, 600);
+        assert_eq!(h.stats().allocations, 5);
+    }
+}
