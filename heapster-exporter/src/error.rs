@@ -1,0 +1,100 @@
+//! [`Error`]: everything that can go wrong in the exporter, with its source.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// An error of the exporter. Every variant that wraps another error returns it from
+/// [`source`](std::error::Error::source).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting was rejected by a fallible setter.
+    InvalidConfig {
+        /// Which setting.
+        setting: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The HTTP listener could not bind its address (address in use, not available, no
+    /// permission...).
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The exporter's background thread or its runtime could not be started, or it panicked.
+    Runtime(io::Error),
+    /// A metric could not be encoded (a collector registered next to ours failed, or a label
+    /// value could not be written).
+    Encode(fmt::Error),
+    /// The protobuf exposition could not be encoded.
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    Protobuf(prometheus_client::encoding::prometheus_protobuf::EncodeError),
+}
+
+impl Error {
+    pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidConfig {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidConfig { setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
+            Self::Runtime(_) => f.write_str("cannot run the exporter's background thread"),
+            Self::Encode(_) => f.write_str("cannot encode the metrics"),
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf(_) => f.write_str("cannot encode the metrics as protobuf"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::InvalidConfig { .. } => None,
+            Self::Bind { source, .. } | Self::Runtime(source) => Some(source),
+            Self::Encode(source) => Some(source),
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf(source) => Some(source),
+        }
+    }
+}
+
+impl From<fmt::Error> for Error {
+    fn from(e: fmt::Error) -> Self {
+        Self::Encode(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn sources_are_kept() {
+        let addr: SocketAddr = ([127, 0, 0, 1], 9).into();
+        let e = Error::Bind {
+            addr,
+            source: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        assert_eq!(e.to_string(), "cannot listen on 127.0.0.1:9");
+        let source = e.source().expect("a source");
+        assert_eq!(
+            source.downcast_ref::<io::Error>().map(io::Error::kind),
+            Some(io::ErrorKind::AddrInUse)
+        );
+        assert!(Error::invalid("namespace", "empty").source().is_none());
+        assert!(Error::from(fmt::Error).source().is_some());
+    }
+}

@@ -1,0 +1,195 @@
+//! Exposition formats: [`Format`] negotiation from an `Accept` header, and [`Renderer`], which
+//! renders a registry in a format with no I/O.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use prometheus_client::encoding::{prometheus_text, text};
+use prometheus_client::registry::Registry;
+
+use crate::error::Error;
+
+/// An exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Prometheus text format 0.0.4: what every tool reads; served when the `Accept` header
+    /// asks for nothing else we offer.
+    PrometheusText,
+    /// OpenMetrics text 1.0.0.
+    OpenMetrics,
+    /// Length-delimited `io.prometheus.client.MetricFamily` protobuf messages: the only format
+    /// that carries native histograms.
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    Protobuf,
+}
+
+impl Format {
+    /// The `Content-Type` of a response in this format.
+    #[must_use]
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Self::PrometheusText => prometheus_text::CONTENT_TYPE,
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            #[cfg(feature = "protobuf")]
+            Self::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
+        }
+    }
+
+    /// Picks the format for an `Accept` header value: the offered format with the highest
+    /// quality (the first one listed on a tie). No header, an unparsable one, or one that
+    /// offers nothing we serve gives [`PrometheusText`](Self::PrometheusText).
+    ///
+    /// ```
+    /// use heapster_exporter::Format;
+    ///
+    /// assert_eq!(Format::negotiate(None), Format::PrometheusText);
+    /// assert_eq!(Format::negotiate(Some("application/json")), Format::PrometheusText);
+    /// let prometheus = "application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    /// assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+    /// ```
+    #[must_use]
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let mut best = (Self::PrometheusText, 0.0f32);
+        for entry in accept.unwrap_or("").split(',') {
+            let mut parts = entry.split(';').map(str::trim);
+            let media_type = parts.next().unwrap_or("").to_ascii_lowercase();
+            let mut quality = 1.0f32;
+            let (mut version, mut proto, mut encoding) = (None, None, None);
+            for param in parts {
+                let Some((key, value)) = param.split_once('=') else {
+                    continue;
+                };
+                let value = value.trim().trim_matches('"');
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "q" => quality = value.parse().unwrap_or(0.0),
+                    "version" => version = Some(value),
+                    "proto" => proto = Some(value),
+                    "encoding" => encoding = Some(value),
+                    _ => {}
+                }
+            }
+            let _ = (&proto, &encoding);
+            let format = match media_type.as_str() {
+                "application/openmetrics-text"
+                    if matches!(version, None | Some("1.0.0" | "0.0.1")) =>
+                {
+                    Self::OpenMetrics
+                }
+                "text/plain" if matches!(version, None | Some("0.0.4")) => Self::PrometheusText,
+                #[cfg(feature = "protobuf")]
+                "application/vnd.google.protobuf"
+                    if proto == Some("io.prometheus.client.MetricFamily")
+                        && encoding == Some("delimited") =>
+                {
+                    Self::Protobuf
+                }
+                _ => continue,
+            };
+            if quality > best.1 && quality <= 1.0 {
+                best = (format, quality);
+            }
+        }
+        best.0
+    }
+}
+
+/// Renders a [`Registry`] in a [`Format`], with no I/O: the part of a scrape that an HTTP
+/// server (ours or yours) wraps.
+///
+/// Rendering the heapster collector samples once (or reuses the fresh latest sample) and
+/// allocates the same few blocks on every call: the output buffer is sized from the previous
+/// render.
+#[derive(Clone, Debug)]
+pub struct Renderer {
+    registry: Arc<Registry>,
+    /// Length of the previous text output, to size the next buffer in one allocation.
+    size_hint: Arc<AtomicUsize>,
+}
+
+impl Renderer {
+    /// A renderer of `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self {
+            registry,
+            size_hint: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The registry rendered.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The whole exposition in `format`.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] (or [`Error::Protobuf`]) when a collector of the registry fails.
+    pub fn render(&self, format: Format) -> Result<Vec<u8>, Error> {
+        let text = |encode: fn(&mut String, &Registry) -> Result<(), std::fmt::Error>| {
+            let hint = self.size_hint.load(Ordering::Relaxed);
+            let mut out = String::with_capacity(hint + hint / 4 + 1024);
+            encode(&mut out, &self.registry)?;
+            self.size_hint.store(out.len(), Ordering::Relaxed);
+            Ok(out.into_bytes())
+        };
+        match format {
+            Format::PrometheusText => text(prometheus_text::encode),
+            Format::OpenMetrics => text(text::encode),
+            #[cfg(feature = "protobuf")]
+            Format::Protobuf => {
+                prometheus_client::encoding::prometheus_protobuf::encode_to_vec(&self.registry)
+                    .map_err(Error::Protobuf)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation() {
+        let n = |a: &str| Format::negotiate(Some(a));
+        assert_eq!(n(""), Format::PrometheusText);
+        assert_eq!(n("*/*"), Format::PrometheusText);
+        assert_eq!(n(";;;,,=q=,"), Format::PrometheusText);
+        assert_eq!(n("text/plain"), Format::PrometheusText);
+        assert_eq!(n("application/openmetrics-text"), Format::OpenMetrics);
+        assert_eq!(
+            n("application/openmetrics-text; version=2.0.0"),
+            Format::PrometheusText,
+            "an unknown version is not offered"
+        );
+        assert_eq!(
+            n("text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.5"),
+            Format::PrometheusText
+        );
+        assert_eq!(
+            n("application/openmetrics-text;q=0"),
+            Format::PrometheusText,
+            "q=0 means not acceptable"
+        );
+        assert_eq!(
+            n("Application/OpenMetrics-Text; Version=1.0.0"),
+            Format::OpenMetrics
+        );
+    }
+
+    #[cfg(feature = "protobuf")]
+    #[test]
+    fn negotiates_protobuf_as_prometheus_asks_for_it() {
+        // What Prometheus 2.42 sends with `--enable-feature=native-histograms`.
+        let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(accept)), Format::Protobuf);
+        assert_eq!(
+            Format::negotiate(Some("application/vnd.google.protobuf")),
+            Format::PrometheusText,
+            "only the delimited MetricFamily stream is offered"
+        );
+    }
+}

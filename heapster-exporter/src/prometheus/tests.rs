@@ -1,0 +1,167 @@
+use heapster::Stats;
+use prometheus_client::encoding::prometheus_text;
+
+use super::*;
+
+fn render(collector: &PrometheusCollector) -> String {
+    let mut registry = Registry::default();
+    collector.register(&mut registry);
+    let mut out = String::new();
+    prometheus_text::encode(&mut out, &registry).unwrap();
+    out
+}
+
+fn collector(stats: Stats) -> PrometheusCollector {
+    PrometheusCollector::new(Arc::new(Sampler::new(stats)))
+}
+
+fn lines_starting<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+#[test]
+fn classic_buckets_fold_below_the_lowest_and_above_the_highest_bound() {
+    let mut stats = Stats::new();
+    for size in [1, 8, 9, 16, 1 << 30, (1 << 30) + 1, 1 << 40] {
+        stats.allocation_sizes.record(size);
+    }
+    let text = render(&collector(stats));
+    let buckets = lines_starting(&text, "heapster_allocation_size_bytes_bucket");
+    assert_eq!(buckets.len(), 28 + 1, "8 B ..= 1 GiB, then +Inf");
+    assert_eq!(
+        buckets[0],
+        "heapster_allocation_size_bytes_bucket{le=\"8\"} 2"
+    );
+    assert_eq!(
+        buckets[1],
+        "heapster_allocation_size_bytes_bucket{le=\"16\"} 4"
+    );
+    assert_eq!(
+        buckets[27],
+        "heapster_allocation_size_bytes_bucket{le=\"1.073741824e+09\"} 5"
+    );
+    assert_eq!(
+        buckets[28],
+        "heapster_allocation_size_bytes_bucket{le=\"+Inf\"} 7"
+    );
+    assert!(text.contains("\nheapster_allocation_size_bytes_count 7\n"));
+    let sum = 1 + 8 + 9 + 16 + (1u64 << 30) + (1 << 30) + 1 + (1 << 40);
+    assert!(text.contains(&format!("\nheapster_allocation_size_bytes_sum {sum}.0\n")));
+}
+
+#[test]
+fn every_power_of_two_lands_in_its_own_le_bucket() {
+    for k in 3..30u32 {
+        let p = 1u64 << k;
+        let mut stats = Stats::new();
+        stats.allocation_sizes.record(p - 1);
+        stats.allocation_sizes.record(p);
+        stats.allocation_sizes.record(p + 1);
+        let c = collector(stats).with_classic_buckets(1, 1 << 40).unwrap();
+        let text = render(&c);
+        let le = |v: u64| {
+            let line = lines_starting(&text, "heapster_allocation_size_bytes_bucket")
+                .into_iter()
+                .find(|l| l.contains(&format!("le=\"{v}\"")))
+                .unwrap_or_else(|| panic!("no le={v} in\n{text}"));
+            line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+        };
+        if p * 2 < 1_000_000 {
+            assert_eq!(le(p / 2), 0, "2^{k} - 1 > 2^{}", k - 1);
+            assert_eq!(le(p), 2, "2^{k} - 1 and 2^{k} are <= 2^{k}");
+            assert_eq!(le(p * 2), 3, "2^{k} + 1 is <= 2^{}", k + 1);
+        }
+    }
+}
+
+#[test]
+fn namespace_labels_and_validation() {
+    let c = collector(Stats::new()).with_namespace("app_heap").unwrap();
+    let text = render(&c);
+    assert!(text.contains("\napp_heap_reallocations_total{kind=\"moved\"} 0\n"));
+    let bare = collector(Stats::new()).with_namespace("").unwrap();
+    assert!(render(&bare).contains("\nfailures_total{operation=\"alloc\"} 0\n"));
+    for bad in ["1x", "a-b", "a.b", "é"] {
+        assert!(
+            collector(Stats::new()).with_namespace(bad).is_err(),
+            "{bad}"
+        );
+    }
+    for (lo, hi) in [(3, 8), (8, 4), (0, 8)] {
+        assert!(
+            collector(Stats::new())
+                .with_classic_buckets(lo, hi)
+                .is_err()
+        );
+    }
+}
+
+#[cfg(feature = "protobuf")]
+#[test]
+fn native_histograms_carry_every_bucket_with_explicit_zeros() {
+    use prometheus_client::encoding::prometheus_protobuf;
+
+    let mut stats = Stats::new();
+    stats.realloc_grow_sizes.record(16);
+    stats.realloc_grow_sizes.record(16);
+    stats.realloc_grow_sizes.record(100);
+    let mut registry = Registry::default();
+    collector(stats).register(&mut registry);
+    let families = prometheus_protobuf::encode(&registry).unwrap();
+    let family = families
+        .iter()
+        .find(|f| f.name == "heapster_reallocation_size_change_bytes")
+        .unwrap();
+    assert_eq!(family.metric.len(), 2);
+    for metric in &family.metric {
+        let h = metric.histogram.as_ref().unwrap();
+        assert_eq!(h.schema, 0);
+        assert_eq!(h.positive_span.len(), 1);
+        assert_eq!(
+            (h.positive_span[0].offset, h.positive_span[0].length),
+            (0, 64)
+        );
+        assert_eq!(h.positive_delta.len(), 64);
+        let direction = &metric.label[0].value;
+        let mut counts = Vec::new();
+        let mut c = 0i64;
+        for d in &h.positive_delta {
+            c += d;
+            counts.push(c);
+        }
+        if direction == "grow" {
+            assert_eq!(counts[4], 2, "16 is native bucket 4: (8, 16]");
+            assert_eq!(counts[7], 1, "100 is native bucket 7: (64, 128]");
+            assert_eq!(h.sample_count, 3);
+            assert_eq!(h.sample_sum, 132.0);
+        } else {
+            assert!(
+                counts.iter().all(|&c| c == 0),
+                "an empty histogram stays native"
+            );
+            assert_eq!(h.sample_count, 0);
+        }
+        let inf = h.bucket.last().unwrap();
+        assert_eq!(inf.upper_bound, f64::INFINITY);
+        assert_eq!(inf.cumulative_count, h.sample_count);
+    }
+}
+
+#[cfg(feature = "protobuf")]
+#[test]
+fn native_histograms_can_be_turned_off() {
+    use prometheus_client::encoding::prometheus_protobuf;
+
+    let mut registry = Registry::default();
+    collector(Stats::new())
+        .with_native_histograms(false)
+        .register(&mut registry);
+    let families = prometheus_protobuf::encode(&registry).unwrap();
+    let h = families
+        .iter()
+        .find(|f| f.name == "heapster_allocation_size_bytes")
+        .and_then(|f| f.metric[0].histogram.as_ref())
+        .unwrap();
+    assert!(h.positive_span.is_empty());
+    assert_eq!(h.bucket.len(), 29);
+}
