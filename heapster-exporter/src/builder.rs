@@ -31,6 +31,7 @@ use crate::source::Source;
 /// #[global_allocator]
 /// static GLOBAL: Heapster<System> = Heapster::new(System);
 ///
+/// # #[cfg(feature = "http")]
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let exporter = HeapsterExporter::builder(&GLOBAL)
 ///         .with_http_listener("127.0.0.1:9000".parse()?)
@@ -38,6 +39,8 @@ use crate::source::Source;
 ///     println!("serving {}", exporter.url());
 ///     Ok(())
 /// }
+/// # #[cfg(not(feature = "http"))]
+/// # fn main() {}
 /// ```
 #[derive(Debug)]
 pub struct HeapsterExporter(());

@@ -1,0 +1,84 @@
+//! The exporter's own work allocates the same amount every time once warmed up, measured with
+//! heapster itself. One test in this binary, so no other test allocates meanwhile.
+#![cfg(feature = "prometheus")]
+
+use std::alloc::System;
+
+use heapster::{Heapster, Stats};
+use heapster_exporter::{Format, HeapsterExporter};
+
+#[global_allocator]
+static GLOBAL: Heapster<System> = Heapster::new(System);
+
+/// `(allocations, allocated bytes)` of each of `runs` calls of `f`, after `warm_up` calls.
+fn per_call(warm_up: usize, runs: usize, mut f: impl FnMut()) -> Vec<(u64, u64)> {
+    for _ in 0..warm_up {
+        f();
+    }
+    (0..runs)
+        .map(|_| {
+            let ((), d) = GLOBAL.measure(&mut f);
+            (d.allocations, d.allocated_bytes)
+        })
+        .collect()
+}
+
+fn assert_steady(what: &str, figures: &[(u64, u64)]) -> (u64, u64) {
+    assert!(
+        figures.windows(2).all(|w| w[0] == w[1]),
+        "{what} allocates a different amount from one call to the next: {figures:?}"
+    );
+    println!(
+        "{what}: {} allocations, {} bytes per call",
+        figures[0].0, figures[0].1
+    );
+    figures[0]
+}
+
+#[test]
+fn sampling_and_rendering_allocate_the_same_every_time() {
+    let parts = HeapsterExporter::builder(&GLOBAL).build().unwrap();
+    let sampler = parts.sampler.clone();
+
+    // Sampling never allocates (the peak ring is reserved up front).
+    let sampling = per_call(3, 20, || {
+        sampler.sample_once();
+    });
+    assert_eq!(assert_steady("sample_once", &sampling), (0, 0));
+
+    let formats = [
+        (Format::PrometheusText, "render text 0.0.4"),
+        (Format::OpenMetrics, "render OpenMetrics"),
+        #[cfg(feature = "protobuf")]
+        (Format::Protobuf, "render protobuf"),
+    ];
+    for (format, what) in formats {
+        let renderer = parts.renderer.clone();
+        // A render serves the latest sample or takes a new one; both cost nothing.
+        let figures = per_call(3, 20, || {
+            let body = renderer.render(format).unwrap();
+            assert!(!body.is_empty());
+        });
+        let (allocations, bytes) = assert_steady(what, &figures);
+        match format {
+            Format::PrometheusText | Format::OpenMetrics => {
+                // The figures in the crate docs: the output buffer and the encoder's staging
+                // buffer.
+                assert_eq!(allocations, 2, "{what}");
+                assert!(bytes < 32 * 1024, "{what}: {bytes} bytes");
+            }
+            _ => assert!(allocations < 200, "{what}: {allocations} allocations"),
+        }
+    }
+
+    // A fixed snapshot renders byte-for-byte the same with the same allocations.
+    let fixed = HeapsterExporter::builder(Stats::new()).build().unwrap();
+    let first = fixed.renderer.render(Format::PrometheusText).unwrap();
+    let again = per_call(1, 5, || {
+        assert_eq!(
+            fixed.renderer.render(Format::PrometheusText).unwrap(),
+            first
+        );
+    });
+    assert_steady("render text 0.0.4 (fixed snapshot)", &again);
+}
