@@ -1,0 +1,274 @@
+//! The dashboard and the rules agree with heapster-exporter's metric catalog: every metric name
+//! they use exists, every metric in the catalog is on some panel, every histogram query works
+//! for classic and native histograms, and every panel and alert is documented.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use heapster_dashboards::{
+    DASHBOARD_JSON, Origin, RULES_YAML, Variables, dashboard_panels, dashboard_queries,
+    dashboard_variables, metric_names, rules,
+};
+use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS};
+
+/// The Prometheus names of the catalog, with their instrument.
+fn catalog() -> BTreeMap<String, Instrument> {
+    METRICS
+        .iter()
+        .map(|m| (m.full_prometheus_name(DEFAULT_NAMESPACE), m.instrument))
+        .collect()
+}
+
+fn vars() -> Variables {
+    Variables::new()
+        .with("datasource", "prometheus")
+        .with("job", "api")
+        .with("instance", "a:9000")
+        .with("__rate_interval", "1m")
+        .with("__interval", "15s")
+        .with("__range", "1h")
+}
+
+/// The catalog metric that `name` reads: itself, or the histogram whose `_bucket`, `_sum` or
+/// `_count` series it is.
+fn catalog_metric(name: &str, catalog: &BTreeMap<String, Instrument>) -> Option<String> {
+    if catalog.contains_key(name) {
+        return Some(name.to_owned());
+    }
+    ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+        let base = name.strip_suffix(suffix)?;
+        (catalog.get(base) == Some(&Instrument::Histogram)).then(|| base.to_owned())
+    })
+}
+
+fn recorded_names() -> BTreeSet<String> {
+    rules(RULES_YAML)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r.query.origin {
+            Origin::Record { name } => Some(name),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every name used by the dashboard and the rules is a catalog metric (or one of its histogram
+/// series) or a name recorded by the rules file.
+#[test]
+fn every_metric_used_exists() {
+    let catalog = catalog();
+    assert_eq!(catalog.len(), METRICS.len(), "duplicate Prometheus names");
+    let recorded = recorded_names();
+    let queries = dashboard_queries(DASHBOARD_JSON)
+        .unwrap()
+        .into_iter()
+        .chain(rules(RULES_YAML).unwrap().into_iter().map(|r| r.query));
+    let mut checked = 0;
+    for query in queries {
+        let expr = vars().substitute(&query.expr);
+        assert!(
+            Variables::unresolved(&expr).is_empty(),
+            "{}: unknown variable in {expr}",
+            query.origin
+        );
+        let names = metric_names(&expr);
+        assert!(
+            !names.is_empty(),
+            "{}: selects no metric: {expr}",
+            query.origin
+        );
+        for name in names {
+            let known = if name.contains(':') {
+                recorded.contains(&name)
+            } else {
+                catalog_metric(&name, &catalog).is_some()
+            };
+            assert!(
+                known,
+                "{}: {name} is neither in heapster-exporter's catalog nor recorded by the rules",
+                query.origin
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} names checked");
+}
+
+/// Every metric of the catalog appears on some panel of the dashboard.
+#[test]
+fn every_catalog_metric_is_on_a_panel() {
+    let catalog = catalog();
+    let mut on_panels = BTreeSet::new();
+    for query in dashboard_queries(DASHBOARD_JSON).unwrap() {
+        if matches!(query.origin, Origin::Panel { .. }) {
+            for name in metric_names(&vars().substitute(&query.expr)) {
+                on_panels.extend(catalog_metric(&name, &catalog));
+            }
+        }
+    }
+    let missing: Vec<_> = catalog
+        .keys()
+        .filter(|name| !on_panels.contains(*name))
+        .collect();
+    assert!(missing.is_empty(), "on no panel: {missing:?}");
+}
+
+/// Histogram queries read the native series `or` the classic `_bucket` series (Prometheus keeps
+/// only one form), and never name an `le` value (OpenMetrics writes `1024.0`, text 0.0.4 `1024`).
+#[test]
+fn histogram_queries_work_for_classic_and_native_histograms() {
+    let histograms: Vec<String> = catalog()
+        .into_iter()
+        .filter(|(_, instrument)| *instrument == Instrument::Histogram)
+        .map(|(name, _)| name)
+        .collect();
+    let queries = dashboard_queries(DASHBOARD_JSON)
+        .unwrap()
+        .into_iter()
+        .chain(rules(RULES_YAML).unwrap().into_iter().map(|r| r.query));
+    let mut histogram_queries = 0;
+    for query in queries {
+        let compact: String = query.expr.split_whitespace().collect();
+        for bad in ["le=", "le!=", "le=~", "le!~"] {
+            assert!(
+                !compact.contains(&format!("{{{bad}")) && !compact.contains(&format!(",{bad}")),
+                "{}: hard-coded le in {}",
+                query.origin,
+                query.expr
+            );
+        }
+        let names = metric_names(&query.expr);
+        for h in &histograms {
+            let native = names.contains(h);
+            let classic = names.contains(&format!("{h}_bucket"));
+            if native || classic {
+                histogram_queries += 1;
+                assert!(
+                    native && classic && compact.contains(")or"),
+                    "{}: reads only the {} form of {h}: {}",
+                    query.origin,
+                    if native { "native" } else { "classic" },
+                    query.expr
+                );
+            }
+            for part in ["_sum", "_count"] {
+                assert!(
+                    !names.contains(&format!("{h}{part}")),
+                    "{}: {h}{part} does not exist with native histograms; use the counters",
+                    query.origin
+                );
+            }
+        }
+    }
+    assert!(histogram_queries >= 6, "{histogram_queries}");
+}
+
+/// Every panel has a description, a unit and the `${datasource}` variable as datasource.
+#[test]
+fn every_panel_is_documented_and_uses_the_datasource_variable() {
+    let panels = dashboard_panels(DASHBOARD_JSON).unwrap();
+    let mut titles = BTreeSet::new();
+    for panel in panels.iter().filter(|p| p.kind != "row") {
+        assert!(
+            titles.insert((panel.kind.clone(), panel.title.clone())),
+            "two {} panels titled {:?}",
+            panel.kind,
+            panel.title
+        );
+        assert!(
+            !panel.description.is_empty() && !panel.description.contains('\n'),
+            "{:?}: needs a one-line description",
+            panel.title
+        );
+        assert!(
+            panel.unit.as_deref().is_some_and(|u| !u.is_empty()),
+            "{:?}: no unit",
+            panel.title
+        );
+        assert_eq!(
+            panel.datasource_uid.as_deref(),
+            Some("${datasource}"),
+            "{:?}",
+            panel.title
+        );
+        assert!(
+            !panel.target_datasource_uids.is_empty(),
+            "{:?}: no query",
+            panel.title
+        );
+        for uid in &panel.target_datasource_uids {
+            assert_eq!(uid.as_deref(), Some("${datasource}"), "{:?}", panel.title);
+        }
+    }
+    assert!(titles.len() >= 15, "{}", titles.len());
+
+    // Byte quantities are in bytes, rates of bytes in bytes per second.
+    for panel in panels.iter().filter(|p| p.kind != "row") {
+        let title = panel.title.to_lowercase();
+        if title.contains("bytes") {
+            assert_eq!(panel.unit.as_deref(), Some("binBps"), "{:?}", panel.title);
+        } else if title.contains("size") || title.contains("heap") || title.contains("peak") {
+            assert_eq!(panel.unit.as_deref(), Some("bytes"), "{:?}", panel.title);
+        }
+    }
+}
+
+/// A datasource variable of type prometheus, and job and instance variables read from heapster's
+/// own metric.
+#[test]
+fn template_variables() {
+    let variables = dashboard_variables(DASHBOARD_JSON).unwrap();
+    let find = |name: &str| {
+        variables
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .unwrap_or_else(|| panic!("no ${name} variable"))
+    };
+    let (_, kind, query) = find("datasource");
+    assert_eq!(
+        (kind.as_str(), query.as_str()),
+        ("datasource", "prometheus")
+    );
+    let (_, kind, query) = find("job");
+    assert_eq!(kind, "query");
+    assert_eq!(query, "label_values(heapster_allocations_total, job)");
+    let (_, kind, query) = find("instance");
+    assert_eq!(kind, "query");
+    assert_eq!(
+        query,
+        r#"label_values(heapster_allocations_total{job=~"$job"}, instance)"#
+    );
+}
+
+/// Alerts carry a summary and a description; recorded names follow the
+/// `level:metric:operations` convention.
+#[test]
+fn rules_follow_conventions() {
+    let rules = rules(RULES_YAML).unwrap();
+    let mut alerts = 0;
+    for rule in &rules {
+        match &rule.query.origin {
+            Origin::Alert { name } => {
+                alerts += 1;
+                for key in ["summary", "description"] {
+                    assert!(
+                        rule.annotations.iter().any(|a| a == key),
+                        "alert {name} has no {key}"
+                    );
+                }
+            }
+            Origin::Record { name } => {
+                assert_eq!(
+                    name.split(':').count(),
+                    3,
+                    "{name}: not level:metric:operations"
+                );
+                assert!(
+                    !name.contains("_total:"),
+                    "{name}: drop _total after rate()"
+                );
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(alerts >= 3, "{alerts}");
+}
