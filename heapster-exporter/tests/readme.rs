@@ -1,5 +1,6 @@
-//! The README's metric list is the catalog's table, and its exporter snippet is the builder's
-//! compiled doc example. `HEAPSTER_BLESS=1` rewrites the list.
+//! The README's metric list is the catalog's table, and its exporter snippet (fenced as `rs`, so
+//! that rustdoc does not take the fragment for a doctest) is in the builder's compiled doc
+//! example. `HEAPSTER_BLESS=1` rewrites the list.
 
 use std::path::PathBuf;
 
@@ -38,7 +39,7 @@ fn readme_exporter_snippet_is_compiled_as_a_doc_example() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let builder = std::fs::read_to_string(root().join("heapster-exporter/src/builder.rs")).unwrap();
     let snippet = readme
-        .split("```rust,ignore\n")
+        .split("```rs\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("README has the exporter snippet");

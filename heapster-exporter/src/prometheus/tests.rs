@@ -165,3 +165,29 @@ fn native_histograms_can_be_turned_off() {
     assert!(h.positive_span.is_empty());
     assert_eq!(h.bucket.len(), 29);
 }
+
+#[test]
+fn registers_into_a_users_registry_with_its_prefix_and_labels() {
+    use std::borrow::Cow;
+
+    let mut registry = Registry::with_prefix_and_labels(
+        "app",
+        [(Cow::Borrowed("service"), Cow::Borrowed("checkout"))].into_iter(),
+    );
+    collector(stats_with_allocations(3)).register(&mut registry);
+    let mut out = String::new();
+    prometheus_text::encode(&mut out, &registry).unwrap();
+    assert!(
+        out.contains("\napp_heapster_allocations_total{service=\"checkout\"} 3\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\napp_heapster_reallocations_total{service=\"checkout\",kind=\"moved\"} 0\n")
+    );
+}
+
+fn stats_with_allocations(n: u64) -> Stats {
+    let mut s = Stats::new();
+    s.allocations = n;
+    s
+}
