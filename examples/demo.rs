@@ -1,0 +1,339 @@
+//! The demo: a service-like workload under `Heapster`, served on `/metrics` for Prometheus.
+//!
+//! ```text
+//! cargo run --release -p heapster-examples --example demo -- [--port PORT] [--duration SECS]
+//!     [--every SECS] [--leak] [--failures]
+//! ```
+//!
+//! Two worker threads handle fake requests: small strings and header maps, bodies grown by
+//! `push` (reallocations), response buffers sized up front and shrunk to fit, a cache that fills
+//! up and is trimmed back, and every 10 s a burst (a large batch and a 32 MiB buffer). The
+//! metrics are served on `http://127.0.0.1:9000/metrics` (`--port 0` picks a free port); the URL
+//! and a report of the heap are printed every `--every` seconds (5 by default). It stops on
+//! Ctrl-C or after `--duration` seconds.
+//!
+//! - `--leak` adds a slow leak: a registry that remembers every session and never forgets,
+//!   about 50 KiB per second. The dashboard's live heap and live allocations climb steadily.
+//! - `--failures` adds, every 5 s, an oversized request that the allocator refuses, handled
+//!   with `try_reserve`: the failures panel and the `HeapsterAllocationFailures` alert see it.
+
+use std::alloc::System;
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use heapster::{Heapster, Stats};
+use heapster_exporter::{HeapsterExporter, HeapsterExporterBuilder};
+
+#[global_allocator]
+static GLOBAL: Heapster<System> = Heapster::new(System);
+
+const USAGE: &str =
+    "usage: demo [--port PORT] [--duration SECS] [--every SECS] [--leak] [--failures]";
+
+struct Args {
+    port: u16,
+    duration: Option<Duration>,
+    every: Duration,
+    leak: bool,
+    failures: bool,
+}
+
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .map_err(|e| e.to_string())
+        .and_then(|s| Duration::try_from_secs_f64(s).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{flag} {v:?}: {e}"))
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut parsed = Args {
+        port: HeapsterExporterBuilder::DEFAULT_LISTEN_ADDR.port(),
+        duration: None,
+        every: Duration::from_secs(5),
+        leak: false,
+        failures: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--port" => {
+                let v = value("--port")?;
+                parsed.port = v.parse().map_err(|e| format!("--port {v:?}: {e}"))?;
+            }
+            "--duration" => parsed.duration = Some(seconds("--duration", &value("--duration")?)?),
+            "--every" => {
+                parsed.every =
+                    seconds("--every", &value("--every")?)?.max(Duration::from_millis(100));
+            }
+            "--leak" => parsed.leak = true,
+            "--failures" => parsed.failures = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(parsed)
+}
+
+/// xorshift64*: enough randomness for a workload, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value in `lo..hi`.
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo) as u64) as usize
+    }
+
+    /// A size between `lo` and `hi`, spread evenly over powers of two (log-uniform).
+    fn size(&mut self, lo: usize, hi: usize) -> usize {
+        let (a, b) = (lo.ilog2(), hi.ilog2());
+        let k = a + (self.next() % u64::from(b - a + 1)) as u32;
+        self.range(1 << k, (2usize << k).min(hi + 1)).max(lo)
+    }
+}
+
+/// What the workers share.
+struct Shared {
+    stop: AtomicBool,
+    /// With `--leak`: sessions that are remembered and never forgotten.
+    leaked_sessions: Mutex<Vec<String>>,
+    leak: bool,
+    failures: bool,
+}
+
+/// One fake request: parse, build a body, render a response.
+fn handle_request(rng: &mut Rng, request: u64) -> usize {
+    let path = format!("/api/v1/items/{}", rng.next() % 10_000);
+    let mut headers: HashMap<String, String> = HashMap::new();
+    for i in 0..rng.range(3, 12) {
+        let value = "x".repeat(rng.size(8, 256));
+        headers.insert(format!("x-header-{i}"), value);
+    }
+    // A body read in chunks: grows by reallocation.
+    let mut body: Vec<u8> = Vec::new();
+    for _ in 0..rng.range(1, 64) {
+        body.extend_from_slice(&[b'a'; 97][..rng.range(1, 97)]);
+    }
+    // A response buffer sized for the worst case, then shrunk to what was written.
+    let mut response: Vec<u8> = Vec::with_capacity(rng.size(4096, 65536));
+    write!(
+        response,
+        "200 OK {path} request {request} headers {}",
+        headers.len()
+    )
+    .ok();
+    response.extend_from_slice(&body[..body.len() / 2]);
+    response.shrink_to_fit();
+    std::hint::black_box(&response);
+    response.len()
+}
+
+fn worker(shared: &Shared, seed: u64) {
+    let mut rng = Rng(seed);
+    let mut cache: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut recent: VecDeque<u64> = VecDeque::new();
+    let mut cache_limit = 64;
+    let start = Instant::now();
+    let mut last_failure = Instant::now();
+    let mut request = 0u64;
+    while !shared.stop.load(Ordering::Relaxed) {
+        // A burst for 1 s out of every 10: five times the requests, a big batch, a big buffer.
+        let in_burst = start.elapsed().as_secs() % 10 == 9;
+        let requests = if in_burst { 10 } else { 2 };
+        for _ in 0..requests {
+            request += 1;
+            std::hint::black_box(handle_request(&mut rng, request));
+        }
+        if in_burst && request.is_multiple_of(500) {
+            let batch: Vec<String> = (0..5_000).map(|i| format!("row {i}")).collect();
+            let buffer = vec![0u8; 32 << 20];
+            std::hint::black_box((&batch, &buffer));
+        }
+
+        // The cache fills up to a limit that itself moves, and is trimmed back.
+        if request.is_multiple_of(8) {
+            let key = rng.next();
+            cache.insert(key, vec![1u8; rng.size(512, 256 << 10)]);
+            recent.push_back(key);
+        }
+        if cache.len() > cache_limit {
+            while cache.len() > cache_limit / 4 {
+                if let Some(old) = recent.pop_front() {
+                    cache.remove(&old);
+                }
+            }
+            recent.shrink_to_fit();
+            cache.shrink_to_fit();
+            cache_limit = rng.range(16, 256);
+        }
+
+        if shared.leak && request.is_multiple_of(32) {
+            let session = format!("session-{seed}-{request}-{:0>400}", rng.next());
+            shared
+                .leaked_sessions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(session);
+        }
+
+        if shared.failures && last_failure.elapsed() >= Duration::from_secs(5) {
+            last_failure = Instant::now();
+            // 4 EiB: more than any address space, so the allocator returns null and
+            // try_reserve reports the error instead of aborting.
+            let huge = 1usize << 62;
+            let mut fresh: Vec<u8> = Vec::new();
+            let refused_alloc = fresh.try_reserve_exact(huge).is_err();
+            let mut existing = vec![0u8; 64];
+            let refused_realloc = existing.try_reserve_exact(huge).is_err();
+            std::hint::black_box((refused_alloc, refused_realloc));
+        }
+
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn per_second(n: u64, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn print_report(url: &str, started: Instant, last: &mut (Instant, Stats)) {
+    let now = Instant::now();
+    let stats = GLOBAL.stats();
+    let diff = stats - last.1;
+    let elapsed = now - last.0;
+    println!(
+        "\n--- {:.0} s --- {url} --- last {:.0} s: {:.0} allocations/s, {:.1} MiB/s allocated, {:.0} reallocations/s",
+        started.elapsed().as_secs_f64(),
+        elapsed.as_secs_f64(),
+        per_second(diff.allocations, elapsed),
+        mib(diff.allocated_bytes) / elapsed.as_secs_f64().max(1e-9),
+        per_second(diff.reallocations(), elapsed),
+    );
+    print!("{stats}");
+    std::io::stdout().flush().ok();
+    *last = (now, stats);
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let exporter = match HeapsterExporter::builder(&GLOBAL)
+        .with_http_listener(addr)
+        .install()
+    {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            eprintln!("{e} (is another program on {addr}? --port 0 picks any free port)");
+            std::process::exit(1);
+        }
+    };
+    let url = exporter.url();
+    // The first line is the URL alone, for scripts and tests.
+    println!("{url}");
+    println!(
+        "heapster demo: serving metrics at {url}; {}{}{}",
+        match args.duration {
+            Some(d) => format!("stopping after {} s or on Ctrl-C", d.as_secs_f64()),
+            None => "Ctrl-C stops".to_owned(),
+        },
+        if args.leak {
+            "; leaking slowly (--leak)"
+        } else {
+            ""
+        },
+        if args.failures {
+            "; with refused allocations (--failures)"
+        } else {
+            ""
+        },
+    );
+    std::io::stdout().flush()?;
+
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        leaked_sessions: Mutex::new(Vec::new()),
+        leak: args.leak,
+        failures: args.failures,
+    });
+    let workers: Vec<_> = (1..=2u64)
+        .map(|i| {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || worker(&shared, 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i)))
+        })
+        .collect();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let mut last = (started, GLOBAL.stats());
+    runtime.block_on(async {
+        let deadline = async {
+            match args.duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let mut health = tokio::time::interval(Duration::from_secs(1));
+        let mut ticks =
+            tokio::time::interval_at(tokio::time::Instant::now() + args.every, args.every);
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => {
+                    eprintln!("interrupted");
+                    break;
+                }
+                () = &mut deadline => break,
+                _ = ticks.tick() => print_report(&url, started, &mut last),
+                // A worker that stopped on its own panicked: stop, and report it below.
+                _ = health.tick() => if workers.iter().any(|w| w.is_finished()) {
+                    break;
+                },
+            }
+        }
+    });
+
+    shared.stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.join().map_err(|_| "a worker panicked")?;
+    }
+    exporter.shutdown()?;
+    let leaked = shared
+        .leaked_sessions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .len();
+    println!(
+        "\n--- stopped after {:.0} s ---",
+        started.elapsed().as_secs_f64()
+    );
+    if args.leak {
+        println!("leaked sessions: {leaked}");
+    }
+    print!("{}", GLOBAL.stats());
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! Every PromQL expression of the Grafana dashboard and of the rules file, run against a real
+//! Prometheus server (Debian's `prometheus`) that scrapes the demo: each must parse and return
+//! data. Once with classic histograms, once with `--enable-feature=native-histograms` (under
+//! which Prometheus stores only the native form of heapster's histograms).
+//!
+//! The server loads the rules file, scrapes and evaluates every second. An alert's expression
+//! is empty while the alert does not fire, so for alerts each operand of their comparisons must
+//! return data, and the whole expression must parse. Every rule must evaluate without error,
+//! and `HeapsterAllocationFailures` must fire (the demo runs with `--failures`).
+//!
+//! `prometheus` must be installed (`.ci/run` installs it): a missing tool fails the test.
+//! Everything listens on 127.0.0.1 on ports picked by the OS; waits poll with generous
+//! deadlines and nothing asserts on speed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use heapster_dashboards::{
+    DASHBOARD_JSON, Origin, Query, RULES_YAML, Variables, dashboard_queries, operands, rules,
+};
+use serde_json::Value;
+
+/// How long any one wait may take before the test fails (a loaded 2-core machine is slow).
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// The job name in the generated Prometheus config.
+const JOB: &str = "heapster-demo";
+
+/// One test at a time: each starts a demo and a Prometheus server.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A child process that is killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn prometheus_binary() -> PathBuf {
+    ["/usr/bin", "/usr/local/bin", "/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join("prometheus"))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "`prometheus` is not installed: this test needs Debian's `prometheus` package \
+                 (apt-get install --no-install-recommends prometheus; .ci/run does it)"
+            )
+        })
+}
+
+/// The `demo` example, built by `cargo test` next to this test binary.
+fn demo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let path = profile_dir.join("examples").join("demo");
+    assert!(
+        path.exists(),
+        "{} is missing: run this test with `cargo test -p heapster-examples` (cargo test builds the examples)",
+        path.display()
+    );
+    path
+}
+
+/// Starts the demo with the leak and refused allocations on; returns it with its address.
+fn start_demo() -> (Running, SocketAddr) {
+    let mut child = Command::new(demo_binary())
+        .args(["--port", "0", "--duration", "900", "--every", "3600"])
+        .args(["--leak", "--failures"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the demo");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let running = Running(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(first)) = lines.next() {
+            let _ = tx.send(first);
+        }
+        // Keep reading so the demo never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let line = rx.recv_timeout(PATIENCE).expect("the demo printed no URL");
+    let addr = line
+        .trim()
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("expected http://127.0.0.1:PORT/metrics, got {line:?}"));
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    (running, addr)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A minimal HTTP/1.0 GET: `(status, body)`, or `None` when the server does not answer.
+fn http_get(addr: SocketAddr, path_and_query: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).ok()?;
+    stream.set_read_timeout(Some(PATIENCE)).ok()?;
+    write!(
+        stream,
+        "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// What `/api/v1/query` said about one expression.
+#[derive(Debug)]
+enum Answer {
+    /// It parsed and returned this many series (1 for a scalar or a string).
+    Data(usize),
+    /// It parsed and returned nothing.
+    Empty,
+    /// Prometheus rejected it.
+    Error(String),
+}
+
+/// A Prometheus server that scrapes the demo every second, with heapster's rules loaded and
+/// its data in a temporary folder.
+struct Prometheus {
+    process: Running,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Prometheus {
+    fn start(target: SocketAddr, native: bool) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "heapster-dashboard-queries-{}-{}",
+            std::process::id(),
+            if native { "native" } else { "classic" }
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("heapster-rules.yml"), RULES_YAML).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                 rule_files:\n  - heapster-rules.yml\n\
+                 scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let mut command = Command::new(prometheus_binary());
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(log);
+        if native {
+            command.arg("--enable-feature=native-histograms");
+        }
+        let mut process = Running(command.spawn().expect("start prometheus"));
+        wait_for("Prometheus to be ready", || {
+            if let Ok(Some(status)) = process.0.try_wait() {
+                let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+                panic!("prometheus exited ({status}):\n{log}");
+            }
+            http_get(addr, "/-/ready").and_then(|(status, _)| (status == 200).then_some(()))
+        });
+        Self { process, addr, dir }
+    }
+
+    fn api(&self, path_and_query: &str) -> Option<Value> {
+        let (_, body) = http_get(self.addr, path_and_query)?;
+        serde_json::from_str(&body).ok()
+    }
+
+    fn query(&self, expr: &str) -> Answer {
+        let Some(reply) = self.api(&format!("/api/v1/query?query={}", percent_encode(expr))) else {
+            return Answer::Error("no answer".to_owned());
+        };
+        if reply["status"] != "success" {
+            return Answer::Error(format!("{}: {}", reply["errorType"], reply["error"]));
+        }
+        match (
+            reply["data"]["resultType"].as_str(),
+            &reply["data"]["result"],
+        ) {
+            (Some("vector" | "matrix"), Value::Array(series)) if series.is_empty() => Answer::Empty,
+            (Some("vector" | "matrix"), Value::Array(series)) => Answer::Data(series.len()),
+            (Some("scalar" | "string"), _) => Answer::Data(1),
+            _ => Answer::Error(format!("unexpected answer {reply}")),
+        }
+    }
+
+    /// Polls `expr` until it returns data; `Err` with the last answer at the deadline.
+    fn query_until_data(&self, expr: &str, deadline: Instant) -> Result<usize, String> {
+        loop {
+            match self.query(expr) {
+                Answer::Data(n) => return Ok(n),
+                Answer::Error(e) => return Err(format!("rejected: {e}")),
+                Answer::Empty if Instant::now() >= deadline => {
+                    return Err("no data".to_owned());
+                }
+                Answer::Empty => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.process.0.kill();
+        let _ = self.process.0.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The values Grafana would put in for the dashboard's template variables.
+fn variables(target: SocketAddr) -> Variables {
+    Variables::new()
+        .with("datasource", "prometheus")
+        .with("job", JOB)
+        .with("instance", &target.to_string())
+        .with("__rate_interval", "15s")
+        .with("__interval", "5s")
+        .with("__range", "1m")
+}
+
+fn run(native: bool) {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mode = if native { "native" } else { "classic" };
+    let (_demo, target) = start_demo();
+    let prometheus = Prometheus::start(target, native);
+
+    // A few scrapes and rule evaluations first.
+    wait_for("10 scrapes of the demo", || {
+        let reply = prometheus.api(&format!(
+            "/api/v1/query?query={}",
+            percent_encode(&format!(
+                "count_over_time(heapster_allocations_total{{job=\"{JOB}\"}}[1m])"
+            ))
+        ))?;
+        let samples: f64 = reply["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()?;
+        (samples >= 10.0).then_some(())
+    });
+
+    // The histograms arrived in the form this mode is about.
+    let histogram = "heapster_allocation_size_bytes";
+    let native_stored = prometheus
+        .api(&format!("/api/v1/query?query={histogram}"))
+        .is_some_and(|r| r["data"]["result"][0]["histogram"].is_array());
+    let classic_stored = matches!(
+        prometheus.query(&format!("{histogram}_bucket")),
+        Answer::Data(_)
+    );
+    if native {
+        assert!(
+            native_stored,
+            "{mode}: {histogram} is not stored as a native histogram"
+        );
+    } else {
+        assert!(
+            classic_stored && !native_stored,
+            "{mode}: {histogram} is not stored as classic buckets"
+        );
+    }
+
+    let vars = variables(target);
+    let deadline = Instant::now() + PATIENCE;
+    let mut failures = Vec::new();
+    let check = |failures: &mut Vec<String>, origin: String, expr: &str| {
+        if let Err(e) = prometheus.query_until_data(expr, deadline) {
+            failures.push(format!("{origin}: {e}\n    {expr}"));
+        }
+    };
+
+    let dashboard = dashboard_queries(DASHBOARD_JSON).expect("read the dashboard");
+    for Query { origin, expr } in &dashboard {
+        let expr = vars.substitute(expr);
+        let left = Variables::unresolved(&expr);
+        assert!(left.is_empty(), "{origin}: no value for {left:?}");
+        check(&mut failures, origin.to_string(), &expr);
+    }
+    let dashboard_checked = dashboard.len();
+
+    let rules = rules(RULES_YAML).expect("read the rules");
+    let mut alert_operands = 0;
+    for rule in &rules {
+        let Query { origin, expr } = &rule.query;
+        match origin {
+            Origin::Alert { .. } => {
+                // The whole expression parses (it may be empty: the alert does not fire) ...
+                if let Answer::Error(e) = prometheus.query(expr) {
+                    failures.push(format!("{origin}: rejected: {e}\n    {expr}"));
+                }
+                // ... and every series it compares has data.
+                for operand in operands(expr) {
+                    alert_operands += 1;
+                    check(
+                        &mut failures,
+                        format!("{origin}, operand {operand:?}"),
+                        &operand,
+                    );
+                }
+            }
+            _ => check(&mut failures, origin.to_string(), expr),
+        }
+    }
+    let alerts = rules
+        .iter()
+        .filter(|r| matches!(r.query.origin, Origin::Alert { .. }))
+        .count();
+    let records = rules.len() - alerts;
+    let checked = dashboard_checked + records + alerts + alert_operands;
+    assert!(
+        failures.is_empty(),
+        "{mode}: {} of {checked} expressions failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // Every rule evaluated without error (e.g. no many-to-many matching).
+    let rule_count = rules.len();
+    let unhealthy = wait_for("every rule to be evaluated", || {
+        let reply = prometheus.api("/api/v1/rules")?;
+        let evaluated: Vec<(String, String, String)> = reply["data"]["groups"]
+            .as_array()?
+            .iter()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap_or_default().to_owned(),
+                    r["health"].as_str().unwrap_or_default().to_owned(),
+                    r["lastError"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        (evaluated.len() == rule_count && evaluated.iter().all(|(_, h, _)| h != "unknown")).then(
+            || {
+                evaluated
+                    .into_iter()
+                    .filter(|(_, health, _)| health != "ok")
+                    .collect::<Vec<_>>()
+            },
+        )
+    });
+    assert!(unhealthy.is_empty(), "{mode}: rules failed: {unhealthy:?}");
+
+    // The demo's refused allocations make the failure alert fire.
+    wait_for("HeapsterAllocationFailures to fire", || {
+        let reply = prometheus.api("/api/v1/alerts")?;
+        reply["data"]["alerts"]
+            .as_array()?
+            .iter()
+            .any(|a| {
+                a["labels"]["alertname"] == "HeapsterAllocationFailures" && a["state"] == "firing"
+            })
+            .then_some(())
+    });
+
+    println!(
+        "{mode} histograms (native stored: {native_stored}, classic stored: {classic_stored}): \
+         {checked} expressions checked: {dashboard_checked} dashboard expressions and \
+         {records} recording rules returned data, {alerts} alert expressions parsed and their \
+         {alert_operands} operands returned data; all {rule_count} rules evaluated without error"
+    );
+}
+
+#[test]
+fn every_query_returns_data_with_classic_histograms() {
+    run(false);
+}
+
+#[test]
+fn every_query_returns_data_with_native_histograms() {
+    run(true);
+}
