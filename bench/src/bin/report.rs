@@ -10,6 +10,7 @@
 //! - `--configs a,b`: only these configurations (binary names without `bench-`; `system` is
 //!   always included, it is the baseline);
 //! - `--raw FILE`: also write every sample as tab-separated values;
+//! - `--only a,b`: only these scenarios (`pair_16`, `churn_2t`, ...);
 //! - `--bin-dir DIR`: where the binaries are (default: beside this one);
 //! - `--extra LABEL=PATH`: one more configuration, a binary built with `heapster_bench`'s
 //!   `configuration!` elsewhere (for experiments with a modified counting path);
@@ -106,6 +107,7 @@ struct Options {
     reps: usize,
     configs: Vec<&'static Config>,
     raw: Option<PathBuf>,
+    only: Option<String>,
     bin_dir: PathBuf,
     callgrind: bool,
 }
@@ -113,7 +115,7 @@ struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: bench-report [--quick] [--rounds N] [--scale F] [--reps N] [--configs a,b] \
-         [--raw FILE] [--bin-dir DIR] [--extra LABEL=PATH] [--callgrind]\nconfigs: {}",
+         [--raw FILE] [--only a,b] [--bin-dir DIR] [--extra LABEL=PATH] [--callgrind]\nconfigs: {}",
         CONFIGS.iter().map(|c| c.bin).collect::<Vec<_>>().join(", ")
     );
     std::process::exit(2)
@@ -128,6 +130,7 @@ fn parse_args() -> Options {
         reps: 0,
         configs: CONFIGS.iter().collect(),
         raw: None,
+        only: None,
         bin_dir: exe.parent().map_or_else(PathBuf::new, Path::to_path_buf),
         callgrind: false,
     };
@@ -142,6 +145,7 @@ fn parse_args() -> Options {
             "--scale" => o.scale = value().parse().unwrap_or_else(|_| usage()),
             "--reps" => o.reps = value().parse().unwrap_or_else(|_| usage()),
             "--raw" => o.raw = Some(value().into()),
+            "--only" => o.only = Some(value()),
             "--bin-dir" => o.bin_dir = value().into(),
             "--callgrind" => o.callgrind = true,
             "--extra" => {
@@ -223,13 +227,17 @@ fn timing(o: &Options) {
         for i in 0..n {
             let k = (i + round) % n;
             let (c, bin) = (o.configs[k], &binaries[k]);
-            let out = Command::new(bin)
-                .args([
-                    "--scale",
-                    &o.scale.to_string(),
-                    "--reps",
-                    &o.reps.to_string(),
-                ])
+            let mut command = Command::new(bin);
+            command.args([
+                "--scale",
+                &o.scale.to_string(),
+                "--reps",
+                &o.reps.to_string(),
+            ]);
+            if let Some(only) = &o.only {
+                command.args(["--only", only]);
+            }
+            let out = command
                 .output()
                 .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
             if !out.status.success() {
@@ -341,6 +349,9 @@ fn print_table(o: &Options, samples: &BTreeMap<&'static str, Samples>) {
     println!("{header}\n{rule}");
     let mut noisiest: Option<(f64, &str, &str)> = None;
     for s in SCENARIOS {
+        if !samples.values().any(|m| m.contains_key(s.name)) {
+            continue;
+        }
         let base = med(samples, BASELINE, s.name);
         let mut row = format!("| {} |", s.label);
         for c in &o.configs {
@@ -389,6 +400,7 @@ fn print_table(o: &Options, samples: &BTreeMap<&'static str, Samples>) {
         "\nAn op: {}.",
         SCENARIOS
             .iter()
+            .filter(|s| samples.values().any(|m| m.contains_key(s.name)))
             .map(|s| format!("*{}*: {}", s.label, s.op))
             .collect::<Vec<_>>()
             .join("; ")
