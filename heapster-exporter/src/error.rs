@@ -33,6 +33,28 @@ pub enum Error {
     #[cfg(feature = "protobuf")]
     #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
     Protobuf(prometheus_client::encoding::prometheus_protobuf::EncodeError),
+    /// An OTLP export was not delivered: no connection, an I/O or HTTP error, no answer within
+    /// the timeout, the previous export still unfinished, or the exporter shut down.
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    Export {
+        /// The URL the metrics were posted to.
+        endpoint: String,
+        /// What went wrong.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The OTLP collector answered with an error status, or accepted the request but rejected
+    /// some data points.
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    Rejected {
+        /// The URL the metrics were posted to.
+        endpoint: String,
+        /// The HTTP status (200 for a partial success).
+        status: u16,
+        /// The collector's message, shortened.
+        message: String,
+    },
 }
 
 impl Error {
@@ -53,6 +75,17 @@ impl fmt::Display for Error {
             Self::Encode(_) => f.write_str("cannot encode the metrics"),
             #[cfg(feature = "protobuf")]
             Self::Protobuf(_) => f.write_str("cannot encode the metrics as protobuf"),
+            #[cfg(feature = "otel")]
+            Self::Export { endpoint, .. } => write!(f, "cannot export the metrics to {endpoint}"),
+            #[cfg(feature = "otel")]
+            Self::Rejected {
+                endpoint,
+                status,
+                message,
+            } => write!(
+                f,
+                "{endpoint} rejected the metrics (HTTP {status}): {message}"
+            ),
         }
     }
 }
@@ -65,6 +98,10 @@ impl std::error::Error for Error {
             Self::Encode(source) => Some(source),
             #[cfg(feature = "protobuf")]
             Self::Protobuf(source) => Some(source),
+            #[cfg(feature = "otel")]
+            Self::Export { source, .. } => Some(source.as_ref()),
+            #[cfg(feature = "otel")]
+            Self::Rejected { .. } => None,
         }
     }
 }

@@ -42,6 +42,7 @@
 //! | [`PrometheusCollector`] | a `prometheus-client` collector | your own `Registry`, with its prefix and labels |
 //! | [`Renderer`], [`Format`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O | your own transport |
 //! | [`MetricsHandler`], [`serve`] | `GET`/`HEAD /metrics` with content negotiation | your own hyper or axum server |
+//! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
 //! | [`HeapsterExporter::builder`] | [`install`](HeapsterExporterBuilder::install) it all, or [`build`](HeapsterExporterBuilder::build) the parts | the one-line setup |
 //!
 //! # Metrics
@@ -86,6 +87,7 @@
 //! | `protobuf` | yes | [`Format::Protobuf`]: native histograms (pure Rust, no `protoc` needed) |
 //! | `http` | yes | [`MetricsHandler`], [`serve`] and [`install`](HeapsterExporterBuilder::install) (tokio and hyper) |
 //! | `tokio` | with `http` | [`Sampler::run`], the sampling loop |
+//! | `otel` | no | [`otel`]: instruments on your OpenTelemetry `Meter`, and an OTLP/HTTP exporter with native exponential histograms |
 //!
 //! Without features the crate still has the [`catalog`] and the [`Sampler`].
 
@@ -101,6 +103,9 @@ mod exposition;
 mod handle;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod sampler;
@@ -122,6 +127,11 @@ pub use crate::http::{METRICS_PATH, MetricsHandler, serve};
 pub use crate::prometheus::PrometheusCollector;
 pub use crate::sampler::{Sample, Sampler};
 pub use crate::source::Source;
+
+/// Re-exported so that users name the same versions.
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use {opentelemetry, opentelemetry_proto, opentelemetry_sdk};
 
 /// Re-exported so that users name the same version.
 #[cfg(feature = "prometheus")]

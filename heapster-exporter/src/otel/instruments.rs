@@ -1,0 +1,309 @@
+//! [`OtelInstruments`]: the catalog as observable instruments on the user's `Meter`.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{AsyncInstrument, Meter};
+
+use super::collection;
+use crate::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS, Metric};
+use crate::error::Error;
+use crate::sampler::Sampler;
+use crate::source::Source;
+
+/// heapster's metrics for OpenTelemetry: [`register`](Self::register) puts the counters,
+/// up-down counters and gauges of the [catalog](crate::catalog::METRICS) on your `Meter`, and
+/// [`OtlpExporter::builder`](super::OtlpExporter::builder) sends them with the histograms.
+///
+/// Cloning is cheap; clones share the sampler, and an exporter built from any clone sends the
+/// histograms from the same sample as the instruments registered by any other.
+///
+/// ```
+/// use heapster::Stats;
+/// use heapster_exporter::otel::OtelInstruments;
+/// use opentelemetry::metrics::MeterProvider as _;
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+///
+/// let mut stats = Stats::new();
+/// stats.allocations = 3;
+/// let provider = SdkMeterProvider::builder().build(); // add your reader/exporter
+/// let heap = OtelInstruments::new(stats); // usually `&GLOBAL`, the global allocator
+/// let registration = heap.register(&provider.meter("heapster"));
+/// assert!(registration.names().any(|n| n == "heapster.allocations"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct OtelInstruments {
+    sampler: Arc<Sampler>,
+    id: usize,
+    namespace: Arc<str>,
+    start: SystemTime,
+    /// Per-bucket counter bounds `le = 2^lowest ..= 2^highest` and `+Inf`, if enabled.
+    bucket_counters: Option<(u32, u32)>,
+}
+
+/// The instruments made by [`OtelInstruments::register`].
+///
+/// As with any OpenTelemetry observable instrument, the callbacks stay registered with the
+/// meter provider whether or not this value is kept; they end with the provider.
+#[must_use = "the names tell what was registered; dropping it is harmless"]
+pub struct Registration {
+    names: Vec<String>,
+    _instruments: Vec<Box<dyn Any + Send + Sync>>,
+}
+
+impl Registration {
+    /// The full names of the registered instruments, in catalog order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl OtelInstruments {
+    /// The lowest default `le` bound of the per-bucket counters: 8 bytes.
+    pub const DEFAULT_LOWEST_BOUND: u64 = 8;
+    /// The highest default `le` bound of the per-bucket counters: 1 GiB.
+    pub const DEFAULT_HIGHEST_BOUND: u64 = 1 << 30;
+
+    /// Instruments reading `source` (usually `&GLOBAL`, the `Heapster` global allocator) through
+    /// a sampler of their own with the default interval.
+    pub fn new(source: impl Source) -> Self {
+        Self::with_sampler(Arc::new(Sampler::new(source)))
+    }
+
+    /// Instruments reading `sampler`: share one sampler with the Prometheus collector (e.g.
+    /// [`ExporterParts::sampler`](crate::ExporterParts::sampler)) so both paths serve the
+    /// same samples.
+    pub fn with_sampler(sampler: Arc<Sampler>) -> Self {
+        Self {
+            sampler,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            namespace: Arc::from(DEFAULT_NAMESPACE),
+            start: SystemTime::now(),
+            bucket_counters: None,
+        }
+    }
+
+    /// Sets the namespace, the first part of every name (`heapster` by default); the empty
+    /// string means none.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless the namespace matches `[a-zA-Z][a-zA-Z0-9_]*` (or is
+    /// empty): the same string must also be a valid Prometheus name prefix.
+    pub fn with_namespace(mut self, namespace: &str) -> Result<Self, Error> {
+        let mut chars = namespace.chars();
+        let valid = chars.next().is_none_or(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(Error::invalid(
+                "namespace",
+                format!("{namespace:?} does not match [a-zA-Z][a-zA-Z0-9_]*"),
+            ));
+        }
+        self.namespace = Arc::from(namespace);
+        Ok(self)
+    }
+
+    /// Also registers the histograms as per-bucket counters, for pipelines that cannot carry
+    /// exponential histograms: `<histogram>.bucket`, one cumulative count per `le` bound (every
+    /// power of two from `lowest` to `highest`, and `+Inf`), so `histogram_quantile` reads
+    /// them like classic Prometheus buckets. See the [module docs](super) for the trade-off.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless both are powers of two with `lowest <= highest`.
+    pub fn with_bucket_counters(mut self, lowest: u64, highest: u64) -> Result<Self, Error> {
+        if !lowest.is_power_of_two() || !highest.is_power_of_two() || lowest > highest {
+            return Err(Error::invalid(
+                "bucket counters",
+                format!("{lowest}..={highest}: bounds must be powers of two, lowest first"),
+            ));
+        }
+        self.bucket_counters = Some((lowest.trailing_zeros(), highest.trailing_zeros()));
+        Ok(self)
+    }
+
+    /// The sampler the instruments read.
+    pub fn sampler(&self) -> &Arc<Sampler> {
+        &self.sampler
+    }
+
+    /// The namespace of every name.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The start time of the cumulative histograms: when these instruments were created.
+    pub fn start_time(&self) -> SystemTime {
+        self.start
+    }
+
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Registers every counter, up-down counter and gauge of the catalog (and the per-bucket
+    /// counters, if enabled) on `meter`, with the catalog's names, units, descriptions and
+    /// attributes. All callbacks of one collection observe one sample.
+    ///
+    /// Registering twice on the same provider reports every value twice; don't.
+    pub fn register(&self, meter: &Meter) -> Registration {
+        let mut registration = Registration {
+            names: Vec::new(),
+            _instruments: Vec::new(),
+        };
+        let mut callback = 0u32;
+        for metric in METRICS {
+            let name = metric.full_otel_name(&self.namespace);
+            let unit = metric.unit.ucum();
+            let (name, handle): (String, Box<dyn Any + Send + Sync>) = match metric.instrument {
+                Instrument::Counter => {
+                    let observe = self.observer(metric, callback);
+                    let counter = meter
+                        .u64_observable_counter(name.clone())
+                        .with_unit(unit)
+                        .with_description(metric.help)
+                        .with_callback(move |o| observe(o, &|v| v))
+                        .build();
+                    (name, Box::new(counter))
+                }
+                Instrument::UpDownCounter => {
+                    let observe = self.observer(metric, callback);
+                    let counter = meter
+                        .i64_observable_up_down_counter(name.clone())
+                        .with_unit(unit)
+                        .with_description(metric.help)
+                        .with_callback(move |o| {
+                            observe(o, &|v| i64::try_from(v).unwrap_or(i64::MAX));
+                        })
+                        .build();
+                    (name, Box::new(counter))
+                }
+                Instrument::Gauge => {
+                    let observe = self.observer(metric, callback);
+                    let gauge = meter
+                        .u64_observable_gauge(name.clone())
+                        .with_unit(unit)
+                        .with_description(metric.help)
+                        .with_callback(move |o| observe(o, &|v| v))
+                        .build();
+                    (name, Box::new(gauge))
+                }
+                Instrument::Histogram => {
+                    // Native histograms travel with `OtlpExporter`; counters only on request.
+                    let Some(bounds) = self.bucket_counters else {
+                        continue;
+                    };
+                    let name = format!("{name}.bucket");
+                    let handle = self.register_buckets(meter, metric, &name, bounds, callback);
+                    (name, handle)
+                }
+            };
+            registration.names.push(name);
+            registration._instruments.push(handle);
+            callback += 1;
+        }
+        registration
+    }
+
+    /// A callback body for a counter or gauge: observes every series of `metric` from the
+    /// collection's sample, converted by `convert`.
+    fn observer<T>(
+        &self,
+        metric: &'static Metric,
+        callback: u32,
+    ) -> impl Fn(&dyn AsyncInstrument<T>, &dyn Fn(u64) -> T) + Send + Sync + 'static {
+        let sampler = Arc::clone(&self.sampler);
+        let owner = self.id;
+        let attributes: Vec<Vec<KeyValue>> = metric
+            .series
+            .iter()
+            .map(|s| attribute(metric.attribute, s.attribute_value))
+            .collect();
+        move |observer, convert| {
+            let sample = collection::for_callback(owner, callback, &sampler);
+            for (series, attributes) in metric.series.iter().zip(&attributes) {
+                observer.observe(convert(series.read.value(&sample)), attributes);
+            }
+        }
+    }
+
+    fn register_buckets(
+        &self,
+        meter: &Meter,
+        metric: &'static Metric,
+        name: &str,
+        (lowest, highest): (u32, u32),
+        callback: u32,
+    ) -> Box<dyn Any + Send + Sync> {
+        let sampler = Arc::clone(&self.sampler);
+        let owner = self.id;
+        // Per series: the attribute sets of each bound, `+Inf` last.
+        let attributes: Vec<Vec<Vec<KeyValue>>> = metric
+            .series
+            .iter()
+            .map(|s| {
+                (lowest..=highest)
+                    .map(|k| (1u64 << k).to_string())
+                    .chain(std::iter::once("+Inf".to_owned()))
+                    .map(|le| {
+                        let mut a = attribute(metric.attribute, s.attribute_value);
+                        a.push(KeyValue::new("le", le));
+                        a
+                    })
+                    .collect()
+            })
+            .collect();
+        let description = format!(
+            "Cumulative count of {} at or below the bound le (powers of two, and +Inf): the classic buckets of {}.",
+            metric.otel_name,
+            metric.full_otel_name(&self.namespace)
+        );
+        Box::new(
+            meter
+                .u64_observable_counter(name.to_owned())
+                .with_unit("{count}")
+                .with_description(description)
+                .with_callback(move |observer| {
+                    let sample = collection::for_callback(owner, callback, &sampler);
+                    for (series, attributes) in metric.series.iter().zip(&attributes) {
+                        let Some(histogram) = series.read.histogram(&sample) else {
+                            continue;
+                        };
+                        let counts = histogram.counts();
+                        // Sizes up to 2^lowest share the first bound.
+                        let mut cumulative: u64 = counts[..lowest as usize]
+                            .iter()
+                            .copied()
+                            .fold(0, u64::saturating_add);
+                        for (k, attributes) in (lowest..=highest).zip(attributes) {
+                            cumulative = cumulative.saturating_add(counts[k as usize]);
+                            observer.observe(cumulative, attributes);
+                        }
+                        if let Some(inf) = attributes.last() {
+                            observer.observe(histogram.count(), inf);
+                        }
+                    }
+                })
+                .build(),
+        )
+    }
+}
+
+fn attribute(key: Option<&'static str>, value: Option<&'static str>) -> Vec<KeyValue> {
+    match (key, value) {
+        (Some(key), Some(value)) => vec![KeyValue::new(key, value)],
+        _ => Vec::new(),
+    }
+}
