@@ -17,7 +17,7 @@ echo "bench: building the configurations (release)..." >&2
 cargo build --release --quiet -p heapster-bench --bins
 # One build per package that pins a dependency's features: within one build, cargo would unify
 # them (heapster 0.9's default configuration would get the full one's features).
-for package in heapster-bench-09full heapster-bench-09default heapster-bench-cap-stats; do
+for package in heapster-bench-owned heapster-bench-scoped heapster-bench-09full heapster-bench-09default heapster-bench-cap-stats; do
     cargo build --release --quiet -p "$package"
 done
 

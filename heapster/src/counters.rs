@@ -47,12 +47,20 @@
 
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed, fence};
 
+#[cfg(feature = "thread-owned")]
+mod owned;
+
 use crate::bucket::{BUCKETS, bucket_index};
 use crate::histogram::Histogram;
 use crate::stats::Stats;
 
 /// Number of shards per instance.
 pub(crate) const SHARDS: usize = 64;
+/// Shared shards plus thread-owned blocks: the most shards a reader visits.
+#[cfg(feature = "thread-owned")]
+const ALL_SHARDS: usize = SHARDS + owned::BLOCKS;
+#[cfg(not(feature = "thread-owned"))]
+const ALL_SHARDS: usize = SHARDS;
 /// `hash >> SHARD_SHIFT` is a shard index.
 const SHARD_SHIFT: u32 = usize::BITS - SHARDS.trailing_zeros();
 /// Buckets `0..PACKED` (sizes up to 2 GiB) are counted in packed per-shard words.
@@ -189,6 +197,8 @@ impl Peak {
 /// All counters of one [`Heapster`](crate::Heapster).
 pub(crate) struct Counters {
     shards: [Shard; SHARDS],
+    #[cfg(feature = "thread-owned")]
+    owned: owned::Owned,
     wide: Wide,
     peak: Peak,
 }
@@ -245,6 +255,27 @@ impl Totals {
     }
 }
 
+/// Where a call is recorded, and how.
+#[derive(Clone, Copy)]
+struct Pick<'a> {
+    shard: &'a Shard,
+    /// The calling thread owns the shard: it is its only writer.
+    owned: bool,
+}
+
+/// Adds `delta` to `word`; returns the previous value. A shared word needs a locked
+/// read-modify-write; a word only this thread ever writes is updated with a plain load and store.
+#[inline(always)]
+fn bump(word: &AtomicU64, delta: u64, owned: bool) -> u64 {
+    if owned {
+        let old = word.load(Relaxed);
+        word.store(old.wrapping_add(delta), Relaxed);
+        old
+    } else {
+        word.fetch_add(delta, Relaxed)
+    }
+}
+
 #[inline(always)]
 fn size_u64(size: usize) -> u64 {
     // `usize` is at most 64 bits on every target Rust supports.
@@ -258,9 +289,13 @@ fn size_i64(size: usize) -> i64 {
 }
 
 impl Counters {
-    pub(crate) const fn new() -> Self {
+    /// Counters in shared mode, or in thread-owned mode (feature `thread-owned`).
+    #[cfg_attr(not(feature = "thread-owned"), allow(unused_variables))]
+    pub(crate) const fn new(thread_owned: bool) -> Self {
         Self {
             shards: [const { Shard::new() }; SHARDS],
+            #[cfg(feature = "thread-owned")]
+            owned: owned::Owned::new(thread_owned),
             wide: Wide {
                 counts: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
                 bytes: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
@@ -286,21 +321,35 @@ impl Counters {
         &self.shards[(hash >> SHARD_SHIFT) & (SHARDS - 1)]
     }
 
+    /// The shard the calling thread records into: its own block in thread-owned mode, else the
+    /// shared shard its stack hashes to.
+    #[inline(always)]
+    fn pick(&self) -> Pick<'_> {
+        #[cfg(feature = "thread-owned")]
+        if let Some(shard) = self.owned.current() {
+            return Pick { shard, owned: true };
+        }
+        Pick {
+            shard: self.shard(),
+            owned: false,
+        }
+    }
+
     /// Adds one call of `size` bytes to table `t`.
     #[inline(always)]
-    fn add(&self, shard: &Shard, t: usize, size: usize) {
+    fn add(&self, pick: Pick<'_>, t: usize, size: usize) {
         let k = bucket_index(size);
         if k < PACKED {
-            let word = &shard.words[t][k];
+            let word = &pick.shard.words[t][k];
             // `size <= 2^31` here, so it fits the byte field with room to spare.
             let delta = ONE | size_u64(size);
-            let old = word.fetch_add(delta, Relaxed);
+            let old = bump(word, delta, pick.owned);
             let new = old.wrapping_add(delta);
             if new & TRIGGER != 0 && old & TRIGGER == 0 {
-                self.drain(shard, t, k, new);
+                self.drain(pick.shard, t, k, new);
             }
         } else {
-            self.add_wide(shard, t, k, size);
+            self.add_wide(pick.shard, t, k, size);
         }
     }
 
@@ -309,16 +358,18 @@ impl Counters {
     #[cold]
     #[inline(never)]
     fn drain(&self, shard: &Shard, t: usize, k: usize, seen: u64) {
-        let word = &shard.words[t][k];
-        let (overflow, count, bytes) = (
-            if table::adds(t) {
-                &shard.overflow_added
-            } else {
-                &shard.overflow_subtracted
-            },
-            &self.wide.counts[t][k],
-            &self.wide.bytes[t][k],
-        );
+        let (Some(word), Some(count), Some(bytes)) = (
+            shard.words.get(t).and_then(|w| w.get(k)),
+            self.wide.counts.get(t).and_then(|w| w.get(k)),
+            self.wide.bytes.get(t).and_then(|w| w.get(k)),
+        ) else {
+            return; // unreachable: callers pass a table and a packed bucket
+        };
+        let overflow = if table::adds(t) {
+            &shard.overflow_added
+        } else {
+            &shard.overflow_subtracted
+        };
         let mut take = seen;
         loop {
             let (n, b) = (take >> BYTES_BITS, take & BYTES_MASK);
@@ -347,14 +398,19 @@ impl Counters {
     #[cold]
     #[inline(never)]
     fn add_wide(&self, shard: &Shard, t: usize, k: usize, size: usize) {
-        let k = k & (BUCKETS - 1);
+        let (Some(count), Some(bytes)) = (
+            self.wide.counts.get(t).and_then(|w| w.get(k)),
+            self.wide.bytes.get(t).and_then(|w| w.get(k)),
+        ) else {
+            return; // unreachable: callers pass a table and a bucket below 64
+        };
         let overflow = if table::adds(t) {
             &shard.overflow_added
         } else {
             &shard.overflow_subtracted
         };
-        self.wide.counts[t][k].fetch_add(1, Relaxed);
-        self.wide.bytes[t][k].fetch_add(size_u64(size), Relaxed);
+        count.fetch_add(1, Relaxed);
+        bytes.fetch_add(size_u64(size), Relaxed);
         overflow.fetch_add(size_u64(size), Relaxed);
     }
 
@@ -396,50 +452,55 @@ impl Counters {
 
     #[inline(always)]
     pub(crate) fn allocated(&self, size: usize, zeroed: bool) {
-        let shard = self.shard();
-        self.add(
-            shard,
-            if zeroed { table::ZEROED } else { table::ALLOC },
-            size,
-        );
-        self.note(shard, size_i64(size));
+        let pick = self.pick();
+        let t = if zeroed { table::ZEROED } else { table::ALLOC };
+        self.add(pick, t, size);
+        self.note(pick.shard, size_i64(size));
     }
 
     #[inline(always)]
     pub(crate) fn deallocated(&self, size: usize) {
-        let shard = self.shard();
-        self.add(shard, table::DEALLOC, size);
-        self.note(shard, size_i64(size).wrapping_neg());
+        let pick = self.pick();
+        self.add(pick, table::DEALLOC, size);
+        self.note(pick.shard, size_i64(size).wrapping_neg());
     }
 
     #[inline(always)]
     pub(crate) fn reallocated(&self, old_size: usize, new_size: usize, moved: bool) {
-        let shard = self.shard();
+        let pick = self.pick();
+        let misc = &pick.shard.misc;
         let kind = match new_size.cmp(&old_size) {
             core::cmp::Ordering::Greater => {
-                self.add(shard, table::GROW, new_size.wrapping_sub(old_size));
+                self.add(pick, table::GROW, new_size.wrapping_sub(old_size));
                 misc::MOVED_GROW
             }
             core::cmp::Ordering::Less => {
-                self.add(shard, table::SHRINK, old_size.wrapping_sub(new_size));
+                self.add(pick, table::SHRINK, old_size.wrapping_sub(new_size));
                 misc::MOVED_SHRINK
             }
             core::cmp::Ordering::Equal if moved => misc::MOVED_SAME,
             core::cmp::Ordering::Equal => {
-                shard.misc[misc::UNCHANGED].fetch_add(1, Relaxed);
+                bump(&misc[misc::UNCHANGED], 1, pick.owned);
                 return;
             }
         };
         if moved {
-            shard.misc[kind].fetch_add(1, Relaxed);
-            shard.misc[misc::MOVED_BYTES].fetch_add(size_u64(old_size.min(new_size)), Relaxed);
+            bump(&misc[kind], 1, pick.owned);
+            let copied = size_u64(old_size.min(new_size));
+            bump(&misc[misc::MOVED_BYTES], copied, pick.owned);
         }
-        self.note(shard, size_i64(new_size).wrapping_sub(size_i64(old_size)));
+        self.note(
+            pick.shard,
+            size_i64(new_size).wrapping_sub(size_i64(old_size)),
+        );
     }
 
     #[cold]
     pub(crate) fn failed(&self, which: usize) {
-        self.shard().misc[which].fetch_add(1, Relaxed);
+        let pick = self.pick();
+        if let Some(counter) = pick.shard.misc.get(which) {
+            bump(counter, 1, pick.owned);
+        }
     }
 
     /// A snapshot of every counter. Also re-publishes every shard's exact net bytes and raises
@@ -460,18 +521,18 @@ impl Counters {
             bytes: [[0; BUCKETS]; table::COUNT],
             misc: [0; misc::COUNT],
         };
-        let mut added = [0u64; SHARDS];
+        let mut added = [0u64; ALL_SHARDS];
         for t in table::ADDING {
             self.read_wide(t, &mut totals);
         }
-        for (shard, added) in self.shards.iter().zip(&mut added) {
+        for (shard, added) in self.all_shards().zip(&mut added) {
             *added = shard.overflow_added.load(Relaxed);
             for t in table::ADDING {
                 *added = added.wrapping_add(Self::read_words(shard, t, &mut totals));
             }
         }
         fence(core::sync::atomic::Ordering::SeqCst);
-        for (shard, added) in self.shards.iter().zip(added) {
+        for (shard, added) in self.all_shards().zip(added) {
             let mut subtracted = 0u64;
             for t in table::SUBTRACTING {
                 subtracted = subtracted.wrapping_add(Self::read_words(shard, t, &mut totals));
@@ -486,6 +547,21 @@ impl Counters {
             self.read_wide(t, &mut totals);
         }
         totals
+    }
+
+    /// The shared shards, then the thread-owned blocks in use.
+    fn all_shards(&self) -> impl Iterator<Item = &Shard> {
+        let owned: &[Shard] = {
+            #[cfg(feature = "thread-owned")]
+            {
+                self.owned.in_use()
+            }
+            #[cfg(not(feature = "thread-owned"))]
+            {
+                &[]
+            }
+        };
+        self.shards.iter().chain(owned)
     }
 
     fn read_wide(&self, t: usize, totals: &mut Totals) {

@@ -70,6 +70,7 @@
 //! |---|---|
 //! | `fmt` | `Display` for [`Stats`] and [`Histogram`]: a report for a terminal |
 //! | `serde` | `Serialize` and `Deserialize` for [`Stats`] and [`Histogram`] |
+//! | `thread-owned` | [`Heapster::new_thread_owned`]: per-thread counter blocks updated without locked instructions; uses `std` |
 //! | `scoped` | exact per-thread and per-future measurement (`measure_thread`, `measure_future`) and assertion helpers; uses `std` |
 //!
 //! The crate is `#![no_std]` and has no dependencies without features. Without `scoped`, the
@@ -79,7 +80,7 @@
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(any(test, feature = "scoped"))]
+#[cfg(any(test, feature = "scoped", feature = "thread-owned"))]
 extern crate std;
 
 #[cfg(not(target_has_atomic = "64"))]

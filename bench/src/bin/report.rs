@@ -48,6 +48,18 @@ const CONFIGS: &[Config] = &[
         path: None,
     },
     Config {
+        label: "Heapster<System> thread-owned",
+        bin: "heapster-owned",
+        peer: false,
+        path: None,
+    },
+    Config {
+        label: "Heapster<System> +scoped",
+        bin: "heapster-scoped",
+        peer: false,
+        path: None,
+    },
+    Config {
         label: "mimalloc",
         bin: "mimalloc",
         peer: false,

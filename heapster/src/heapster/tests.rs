@@ -496,3 +496,64 @@ mod scoped {
         assert_eq!(h.stats().allocations, 5);
     }
 }
+
+#[cfg(feature = "thread-owned")]
+mod thread_owned {
+    use super::*;
+
+    fn owned() -> Box<Heapster<Script>> {
+        Box::new(Heapster::new_thread_owned(Script::new()))
+    }
+
+    #[test]
+    fn every_kind_of_call_counts_as_in_shared_mode() {
+        let (shared, own) = (heap(), owned());
+        for h in [&shared, &own] {
+            let p = alloc(h, 100);
+            let z = alloc_zeroed(h, 3000);
+            h.inner().then(Next::Move);
+            let p = realloc(h, p, 100, 5000);
+            let p = realloc(h, p, 5000, 10);
+            h.inner().then(Next::Fail);
+            assert!(alloc(h, 1).is_null());
+            dealloc(h, p, 10);
+            dealloc(h, z, 3000);
+        }
+        let (a, b) = (shared.stats(), own.stats());
+        assert_eq!(a, b);
+        assert_eq!((b.allocations, b.realloc_moved, b.alloc_failures), (2, 1, 1));
+    }
+
+    #[test]
+    fn drains_stay_exact() {
+        let h = owned();
+        let n = (1u64 << 23) + 10;
+        for _ in 0..n {
+            let p = alloc(&h, 24);
+            dealloc(&h, p, 24);
+        }
+        let big: std::vec::Vec<_> = (0..40).map(|_| alloc(&h, 1 << 31)).collect();
+        let s = h.stats();
+        assert_eq!((s.allocations, s.deallocations), (n + 40, n));
+        assert_eq!(s.allocated_bytes, n * 24 + (40 << 31));
+        assert_eq!(s.live_bytes(), 40 << 31);
+        assert!(s.peak_bytes >= 40 << 31);
+        for p in big {
+            dealloc(&h, p, 1 << 31);
+        }
+    }
+
+    #[test]
+    fn moving_an_instance_keeps_its_blocks() {
+        let h = owned();
+        let p = alloc(&h, 10);
+        let moved: Box<Heapster<Script>> = Box::new(*h); // a new address, same instance
+        dealloc(&moved, p, 10);
+        let fresh = owned(); // may land at the old address: must not reuse this thread's block
+        let q = alloc(&fresh, 7);
+        assert_eq!(fresh.stats().allocated_bytes, 7);
+        assert_eq!(moved.stats().live_bytes(), 0);
+        assert_eq!(moved.stats().allocations, 1);
+        dealloc(&fresh, q, 7);
+    }
+}
