@@ -521,7 +521,10 @@ mod thread_owned {
         }
         let (a, b) = (shared.stats(), own.stats());
         assert_eq!(a, b);
-        assert_eq!((b.allocations, b.realloc_moved, b.alloc_failures), (2, 1, 1));
+        assert_eq!(
+            (b.allocations, b.realloc_moved, b.alloc_failures),
+            (2, 1, 1)
+        );
     }
 
     #[test]
