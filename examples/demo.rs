@@ -9,8 +9,9 @@
 //! `push` (reallocations), response buffers sized up front and shrunk to fit, a cache that fills
 //! up and is trimmed back, and every 10 s a burst (a large batch and a 32 MiB buffer). The
 //! metrics are served on `http://127.0.0.1:9000/metrics` (`--port 0` picks a free port); the URL
-//! and a report of the heap are printed every `--every` seconds (5 by default). It stops on
-//! Ctrl-C or after `--duration` seconds.
+//! and a report of the heap are printed every `--every` seconds (5 by default; every sixth
+//! report, and the last, with the size histograms). It stops on Ctrl-C or after `--duration`
+//! seconds.
 //!
 //! - `--leak` adds a slow leak: a registry that remembers every session and never forgets,
 //!   about 50 KiB per second. The dashboard's live heap and live allocations climb steadily.
@@ -211,7 +212,11 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn print_report(url: &str, started: Instant, last: &mut (Instant, Stats)) {
+/// Every this many reports, the full report with the size histograms; the others stop before
+/// them, so the terminal stays readable.
+const FULL_REPORT_EVERY: u32 = 6;
+
+fn print_report(url: &str, started: Instant, last: &mut (Instant, Stats), count: &mut u32) {
     let now = Instant::now();
     let stats = GLOBAL.stats();
     let diff = stats - last.1;
@@ -224,7 +229,16 @@ fn print_report(url: &str, started: Instant, last: &mut (Instant, Stats)) {
         mib(diff.allocated_bytes) / elapsed.as_secs_f64().max(1e-9),
         per_second(diff.reallocations(), elapsed),
     );
-    print!("{stats}");
+    let report = stats.to_string();
+    *count += 1;
+    if count.is_multiple_of(FULL_REPORT_EVERY) {
+        print!("{report}");
+    } else {
+        // The counters: the lines before the first histogram.
+        for line in report.lines().take_while(|l| !l.ends_with("sizes")) {
+            println!("{line}");
+        }
+    }
     std::io::stdout().flush().ok();
     *last = (now, stats);
 }
@@ -288,6 +302,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let started = Instant::now();
     let mut last = (started, GLOBAL.stats());
+    let mut reports = 0;
     runtime.block_on(async {
         let deadline = async {
             match args.duration {
@@ -308,7 +323,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     break;
                 }
                 () = &mut deadline => break,
-                _ = ticks.tick() => print_report(&url, started, &mut last),
+                _ = ticks.tick() => print_report(&url, started, &mut last, &mut reports),
                 // A worker that stopped on its own panicked: stop, and report it below.
                 _ = health.tick() => if workers.iter().any(|w| w.is_finished()) {
                     break;
