@@ -98,7 +98,7 @@ def timeseries(title, description, unit, tgts, stack=False, overrides=(), decima
     }
 
 
-def stat(title, description, unit, expr, thresholds=None):
+def stat(title, description, unit, expr, thresholds=None, instant=False):
     steps = thresholds or [{"color": "green", "value": None}]
     return {
         "type": "stat",
@@ -116,12 +116,12 @@ def stat(title, description, unit, expr, thresholds=None):
         "options": {
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
             "colorMode": "value",
-            "graphMode": "area",
+            "graphMode": "none" if instant else "area",
             "justifyMode": "auto",
             "orientation": "auto",
             "textMode": "auto",
         },
-        "targets": [target(expr, "", "A")],
+        "targets": [target(expr, "", "A", instant=instant)],
     }
 
 
@@ -218,6 +218,7 @@ LAYOUT = [
         "short",
         f"sum(increase(heapster_failures_total{SEL}[$__range]))",
         thresholds=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
+        instant=True,
     ), 4, 4),
     row("Allocations and live heap"),
     (timeseries(
