@@ -763,3 +763,25 @@ fn otel_names_translate_to_the_prometheus_names() {
         );
     }
 }
+
+#[test]
+fn readme_opentelemetry_snippet_is_the_compiled_module_example() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let module = std::fs::read_to_string(root.join("heapster-exporter/src/otel.rs")).unwrap();
+    let section = readme
+        .split("## OpenTelemetry")
+        .nth(1)
+        .expect("README has an OpenTelemetry section");
+    let snippet = section
+        .split("```rs\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section has a snippet");
+    for line in snippet.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        assert!(
+            module.contains(&format!("//! {line}")) || module.contains(line),
+            "README line {line:?} is not in otel.rs's doc example"
+        );
+    }
+}
