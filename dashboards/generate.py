@@ -7,8 +7,9 @@ both files; `python3 dashboards/generate.py --check` (run by CI) fails when heap
 is not what this script generates.
 
 Every query works whether Prometheus stores heapster's histograms in classic form
-(`_bucket` series) or native form: a histogram query reads the native series `or` the
-classic buckets, never a hard-coded `le` value (see the README beside this file).
+(`_bucket` series) or native form, or received them as heapster-exporter's OpenTelemetry
+per-bucket counters: a histogram query reads the native series `or` the classic buckets `or`
+the bucket counters, never a hard-coded `le` value (see the README beside this file).
 """
 
 import json
@@ -28,13 +29,22 @@ def rate(metric, by=None):
     return f"sum{grouping}(rate({metric}{SEL}[{RI}]))"
 
 
+def bucket_counter(histogram):
+    """The per-bucket counter that heapster-exporter's OpenTelemetry instruments register for a
+    histogram when asked to (`with_bucket_counters`), as Prometheus names it after a collector:
+    `heapster.allocation.size.bucket` `{count}` becomes `heapster_allocation_size_bucket_total`."""
+    return histogram.removesuffix("_bytes") + "_bucket_total"
+
+
 def quantile(q, histogram, by=()):
-    """A quantile that reads the native histogram, or else the classic `_bucket` series."""
+    """A quantile that reads the native histogram, or else the classic `_bucket` series, or else
+    the OpenTelemetry per-bucket counters: whichever form the data arrived in."""
     native_by = f" by ({', '.join(by)}) " if by else ""
     classic_by = ", ".join([*by, "le"])
     return (
         f"histogram_quantile({q}, sum{native_by}(rate({histogram}{SEL}[{RI}])))"
         f" or histogram_quantile({q}, sum by ({classic_by}) (rate({histogram}_bucket{SEL}[{RI}])))"
+        f" or histogram_quantile({q}, sum by ({classic_by}) (rate({bucket_counter(histogram)}{SEL}[{RI}])))"
     )
 
 
@@ -162,11 +172,13 @@ def heatmap(title, description, histogram):
             "showValue": "never",
             "exemplars": {"color": "rgba(255,0,255,0.7)"},
         },
-        # The native histogram, or else the classic buckets (one series per `le`).
+        # The native histogram, or else the classic buckets (one series per `le`), or else the
+        # OpenTelemetry per-bucket counters.
         "targets": [
             target(
                 f"sum(rate({histogram}{SEL}[{RI}]))"
-                f" or sum by (le) (rate({histogram}_bucket{SEL}[{RI}]))",
+                f" or sum by (le) (rate({histogram}_bucket{SEL}[{RI}]))"
+                f" or sum by (le) (rate({bucket_counter(histogram)}{SEL}[{RI}]))",
                 "{{le}}",
                 "A",
                 fmt="heatmap",
