@@ -24,28 +24,45 @@
 //! pending, so a drain would have to be suspended for tens of millions of calls on its own shard
 //! and bucket before anything could be lost.
 //!
+//! A drain moves an amount between two places, so a reader could see it in neither. Every drain
+//! therefore runs inside a [`Gate`] (a pair of start/finish counters, seqlock style) and readers
+//! retry when a drain overlapped their read; drains are rare (one per 2^23 calls of one size class
+//! on one shard), so a retry almost never happens. A drain leaves the word before it arrives in the
+//! wide counters and readers read the wide counters first, so even a read that a drain overlapped
+//! can only miss the amount, never count it twice.
+//!
+//! # Counters never go backwards
+//!
+//! Every value a snapshot reports is raised to at least what any earlier snapshot of the instance
+//! reported (a `fetch_max` per value on the read path). Reads never overstate a counter, so this
+//! keeps exactness once threads are quiet, and guarantees exporters a monotonic series even in the
+//! rare read that a drain overlapped, or when a moved `realloc` is seen half-recorded.
+//!
 //! # Live bytes and the peak
 //!
 //! Live bytes are not kept in a shared counter (that would be a contended cache line). Each shard
 //! keeps a cheap unsynchronised hint of its net change since it last published; when the hint
-//! passes ±[`PUBLISH_BYTES`] the thread recomputes the shard's exact net bytes from its words and
-//! adds the change to an instance-wide estimate, raising the peak marks. The estimate therefore
-//! differs from the true live bytes by less than `PUBLISH_BYTES` per shard in use. Snapshots
-//! recompute every shard exactly and re-publish them.
+//! passes ±[`PUBLISH_BYTES`] the thread recomputes the shard's net bytes from its words and, with a
+//! compare-and-swap against the value it read first, replaces the shard's published value and adds
+//! the change to an instance-wide estimate, raising the peak marks. Published values only ever move
+//! to a newer reading. Snapshots re-publish every shard the same way. The estimate differs from the
+//! true live bytes by the changes not yet published: less than `PUBLISH_BYTES` per shard in use,
+//! except that hint updates can be lost when several threads share a shard at the same instant,
+//! which can delay a publication until the next snapshot.
 //!
 //! # Reading order
 //!
-//! Readers take the tables that add to live bytes (allocations, growth) first, then after a
-//! fence the tables that subtract (deallocations, shrinkage). A drain of an adding word subtracts
-//! from the word before it adds to the wide counter; a drain of a subtracting word adds to the
-//! wide counter first. Readers read the wide counters before the words for adding tables and after
-//! them for subtracting tables. Any race therefore makes a reader *under*-state live bytes, never
-//! overstate them, so a peak taken from a snapshot is never above a true value.
+//! Writers record with release read-modify-writes; readers load with acquire. Readers take every
+//! table that adds to live bytes (allocations, growth) first, then, after a fence, every table that
+//! subtracts (deallocations, shrinkage). A reader that sees a call also sees every call that
+//! happened before it, so live bytes computed from a consistent read are never above a value they
+//! truly had: a peak taken from a snapshot is never overstated.
 
 // On the allocation path: no arithmetic that can overflow (and so panic in debug builds).
 #![deny(clippy::arithmetic_side_effects)]
 
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed, fence};
+use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use core::sync::atomic::{AtomicI64, AtomicU64, fence};
 
 #[cfg(feature = "thread-owned")]
 mod owned;
@@ -70,8 +87,14 @@ const BYTES_BITS: u32 = 38;
 const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
 /// One count in a packed word.
 const ONE: u64 = 1 << BYTES_BITS;
-/// A packed word is drained once its count reaches `2^23` or its bytes reach `2^36`.
-const TRIGGER: u64 = (u64::MAX << (BYTES_BITS + 23)) | (BYTES_MASK & (u64::MAX << 36));
+/// A packed word is drained once its count reaches `2^DRAIN_COUNT_BIT` or its bytes reach `2^36`.
+/// (Unit tests drain far more often, to exercise the drain paths.)
+const DRAIN_COUNT_BIT: u32 = if cfg!(test) { 8 } else { 23 };
+const TRIGGER: u64 = (u64::MAX << (BYTES_BITS + DRAIN_COUNT_BIT)) | (BYTES_MASK & (u64::MAX << 36));
+/// Attempts of a snapshot to read without a drain overlapping; of a publication (on the
+/// allocation path, which must not wait), just one.
+const READ_ATTEMPTS: usize = 64;
+const PUBLISH_ATTEMPTS: usize = 1;
 /// A shard publishes its net change once the change passes this many bytes either way.
 pub(crate) const PUBLISH_BYTES: u64 = 256 * 1024;
 
@@ -132,26 +155,23 @@ impl Shard {
         }
     }
 
-    /// This shard's bytes from adding tables: overflow first, then the words.
-    fn added_bytes(&self) -> u64 {
-        let mut sum = self.overflow_added.load(Relaxed);
-        for t in table::ADDING {
-            for w in &self.words[t] {
-                sum = sum.wrapping_add(w.load(Relaxed) & BYTES_MASK);
+    /// This shard's bytes from the given tables: overflow first, then the words.
+    fn bytes(&self, overflow: &AtomicU64, tables: &[usize]) -> u64 {
+        let mut sum = overflow.load(Acquire);
+        for &t in tables {
+            for w in self.words.get(t).into_iter().flatten() {
+                sum = sum.wrapping_add(w.load(Acquire) & BYTES_MASK);
             }
         }
         sum
     }
 
-    /// This shard's bytes from subtracting tables: the words first, then overflow.
-    fn subtracted_bytes(&self) -> u64 {
-        let mut sum = 0u64;
-        for t in table::SUBTRACTING {
-            for w in &self.words[t] {
-                sum = sum.wrapping_add(w.load(Relaxed) & BYTES_MASK);
-            }
-        }
-        sum.wrapping_add(self.overflow_subtracted.load(Relaxed))
+    /// This shard's net bytes: adding tables, a fence, subtracting tables.
+    fn net_bytes(&self) -> i64 {
+        let added = self.bytes(&self.overflow_added, &table::ADDING);
+        fence(SeqCst);
+        let subtracted = self.bytes(&self.overflow_subtracted, &table::SUBTRACTING);
+        added.wrapping_sub(subtracted).cast_signed()
     }
 }
 
@@ -194,13 +214,65 @@ impl Peak {
     }
 }
 
+/// Drains in progress, seqlock style: a read that saw `started == finished` before it and the same
+/// `started` after it overlapped no drain.
+#[repr(C, align(128))]
+struct Gate {
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+impl Gate {
+    /// Runs `read` until no drain overlapped it, at most `attempts` times; returns the last result
+    /// and whether it was consistent.
+    fn read<T>(&self, attempts: usize, mut read: impl FnMut() -> T) -> (T, bool) {
+        let mut attempt = 1;
+        loop {
+            let started = self.started.load(Acquire);
+            let idle = self.finished.load(Acquire) == started;
+            let value = read();
+            fence(Acquire);
+            let consistent = idle && self.started.load(Relaxed) == started;
+            if consistent || attempt >= attempts {
+                return (value, consistent);
+            }
+            attempt = attempt.saturating_add(1);
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// The highest value each raw total has been reported with, so that reports never go down.
+struct Guard {
+    counts: [[AtomicU64; BUCKETS]; table::COUNT],
+    bytes: [[AtomicU64; BUCKETS]; table::COUNT],
+    misc: [AtomicU64; misc::COUNT],
+    /// `realloc_grew_in_place` and `realloc_shrank_in_place`, which are differences.
+    in_place: [AtomicU64; 2],
+}
+
+/// Raises `value` to the highest value `cell` has held, and `cell` to `value`.
+fn hold(cell: &AtomicU64, value: &mut u64) {
+    *value = (*value).max(cell.fetch_max(*value, Relaxed));
+}
+
 /// All counters of one [`Heapster`](crate::Heapster).
 pub(crate) struct Counters {
     shards: [Shard; SHARDS],
     #[cfg(feature = "thread-owned")]
     owned: owned::Owned,
     wide: Wide,
+    gate: Gate,
     peak: Peak,
+    guard: Guard,
+}
+
+/// What one read of every shard found.
+struct Reading {
+    totals: Totals,
+    /// Each shard's `published` value before the read, and its net bytes in the read.
+    published: [i64; ALL_SHARDS],
+    net: [i64; ALL_SHARDS],
 }
 
 /// Raw totals read from the counters, before they are turned into [`Stats`].
@@ -269,10 +341,10 @@ struct Pick<'a> {
 fn bump(word: &AtomicU64, delta: u64, owned: bool) -> u64 {
     if owned {
         let old = word.load(Relaxed);
-        word.store(old.wrapping_add(delta), Relaxed);
+        word.store(old.wrapping_add(delta), Release);
         old
     } else {
-        word.fetch_add(delta, Relaxed)
+        word.fetch_add(delta, Release)
     }
 }
 
@@ -300,9 +372,19 @@ impl Counters {
                 counts: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
                 bytes: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
             },
+            gate: Gate {
+                started: AtomicU64::new(0),
+                finished: AtomicU64::new(0),
+            },
             peak: Peak {
                 estimate: AtomicI64::new(0),
                 marks: [const { AtomicU64::new(0) }; mark::COUNT],
+            },
+            guard: Guard {
+                counts: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
+                bytes: [const { [const { AtomicU64::new(0) }; BUCKETS] }; table::COUNT],
+                misc: [const { AtomicU64::new(0) }; misc::COUNT],
+                in_place: [const { AtomicU64::new(0) }; 2],
             },
         }
     }
@@ -370,28 +452,23 @@ impl Counters {
         } else {
             &shard.overflow_subtracted
         };
+        self.gate.started.fetch_add(1, Relaxed);
+        fence(Release);
         let mut take = seen;
         loop {
             let (n, b) = (take >> BYTES_BITS, take & BYTES_MASK);
-            let rest = if table::adds(t) {
-                // Adding tables: leave the word first (readers may miss, never double-count).
-                let rest = word.fetch_sub(take, Relaxed).wrapping_sub(take);
-                count.fetch_add(n, Relaxed);
-                bytes.fetch_add(b, Relaxed);
-                overflow.fetch_add(b, Relaxed);
-                rest
-            } else {
-                // Subtracting tables: arrive in the wide counters first.
-                count.fetch_add(n, Relaxed);
-                bytes.fetch_add(b, Relaxed);
-                overflow.fetch_add(b, Relaxed);
-                word.fetch_sub(take, Relaxed).wrapping_sub(take)
-            };
+            // Leave the word first, then arrive: a reader that overlaps may miss the amount
+            // (and retries), never count it twice.
+            let rest = word.fetch_sub(take, Release).wrapping_sub(take);
+            count.fetch_add(n, Release);
+            bytes.fetch_add(b, Release);
+            overflow.fetch_add(b, Release);
             if rest & TRIGGER == 0 {
                 break;
             }
             take = rest;
         }
+        self.gate.finished.fetch_add(1, Release);
     }
 
     /// Counts a call whose size is above the packed range straight into the wide counters.
@@ -409,9 +486,9 @@ impl Counters {
         } else {
             &shard.overflow_subtracted
         };
-        count.fetch_add(1, Relaxed);
-        bytes.fetch_add(size_u64(size), Relaxed);
-        overflow.fetch_add(size_u64(size), Relaxed);
+        count.fetch_add(1, Release);
+        bytes.fetch_add(size_u64(size), Release);
+        overflow.fetch_add(size_u64(size), Release);
     }
 
     /// Notes a net change of live bytes in `shard`, publishing when it has grown large.
@@ -425,28 +502,38 @@ impl Counters {
         }
     }
 
-    /// Recomputes `shard`'s exact net bytes and folds the change into the estimate and the marks.
+    /// Recomputes `shard`'s net bytes and folds the change into the estimate and the marks.
     #[cold]
     #[inline(never)]
     fn publish(&self, shard: &Shard) {
         shard.unpublished.store(0, Relaxed);
-        let added = shard.added_bytes();
-        fence(core::sync::atomic::Ordering::SeqCst);
-        let net = added.wrapping_sub(shard.subtracted_bytes()).cast_signed();
-        self.republish(shard, net);
+        let ((before, net), consistent) = self.gate.read(PUBLISH_ATTEMPTS, || {
+            (shard.published.load(Acquire), shard.net_bytes())
+        });
+        if consistent {
+            self.republish(shard, before, net);
+        }
     }
 
-    fn republish(&self, shard: &Shard, net: i64) {
-        let change = net.wrapping_sub(shard.published.swap(net, Relaxed));
-        if change != 0 {
-            let estimate = self
-                .peak
-                .estimate
-                .fetch_add(change, Relaxed)
-                .wrapping_add(change);
-            if let Ok(live) = u64::try_from(estimate) {
-                self.peak.raise(live);
-            }
+    /// Replaces `shard`'s published value, if it is still `before`, by `net` (read after
+    /// `before`), and moves the estimate and the marks accordingly.
+    fn republish(&self, shard: &Shard, before: i64, net: i64) {
+        if net == before
+            || shard
+                .published
+                .compare_exchange(before, net, AcqRel, Relaxed)
+                .is_err()
+        {
+            return; // unchanged, or someone published a newer reading meanwhile
+        }
+        let change = net.wrapping_sub(before);
+        let estimate = self
+            .peak
+            .estimate
+            .fetch_add(change, AcqRel)
+            .wrapping_add(change);
+        if let Ok(live) = u64::try_from(estimate) {
+            self.peak.raise(live);
         }
     }
 
@@ -469,25 +556,30 @@ impl Counters {
     pub(crate) fn reallocated(&self, old_size: usize, new_size: usize, moved: bool) {
         let pick = self.pick();
         let misc = &pick.shard.misc;
-        let kind = match new_size.cmp(&old_size) {
-            core::cmp::Ordering::Greater => {
-                self.add(pick, table::GROW, new_size.wrapping_sub(old_size));
-                misc::MOVED_GROW
-            }
-            core::cmp::Ordering::Less => {
-                self.add(pick, table::SHRINK, old_size.wrapping_sub(new_size));
-                misc::MOVED_SHRINK
-            }
-            core::cmp::Ordering::Equal if moved => misc::MOVED_SAME,
+        let (kind, change) = match new_size.cmp(&old_size) {
+            core::cmp::Ordering::Greater => (
+                misc::MOVED_GROW,
+                Some((table::GROW, new_size.wrapping_sub(old_size))),
+            ),
+            core::cmp::Ordering::Less => (
+                misc::MOVED_SHRINK,
+                Some((table::SHRINK, old_size.wrapping_sub(new_size))),
+            ),
+            core::cmp::Ordering::Equal if moved => (misc::MOVED_SAME, None),
             core::cmp::Ordering::Equal => {
                 bump(&misc[misc::UNCHANGED], 1, pick.owned);
                 return;
             }
         };
+        // A moved realloc is counted as moved before its size change: a reader that sees the
+        // change also sees the move, so it never takes a moved realloc for an in-place one.
         if moved {
             bump(&misc[kind], 1, pick.owned);
             let copied = size_u64(old_size.min(new_size));
             bump(&misc[misc::MOVED_BYTES], copied, pick.owned);
+        }
+        if let Some((t, size)) = change {
+            self.add(pick, t, size);
         }
         self.note(
             pick.shard,
@@ -503,50 +595,90 @@ impl Counters {
         }
     }
 
-    /// A snapshot of every counter. Also re-publishes every shard's exact net bytes and raises
-    /// the peak marks to the live bytes read.
+    /// A snapshot of every counter, never below an earlier snapshot's. A consistent read also
+    /// re-publishes every shard and raises the peak marks to the live bytes it read.
     pub(crate) fn stats(&self) -> Stats {
-        let mut stats = self.read().stats();
-        let live = stats.live_bytes();
-        self.peak.raise(live);
-        stats.peak_bytes = self.mark(mark::LIFETIME).max(live);
+        let (reading, consistent) = self.gate.read(READ_ATTEMPTS, || self.read());
+        let mut live = None;
+        if consistent {
+            live = Some(reading.totals.stats().live_bytes());
+            for ((shard, &before), &net) in
+                self.all_shards().zip(&reading.published).zip(&reading.net)
+            {
+                self.republish(shard, before, net);
+            }
+        }
+        let mut totals = reading.totals;
+        self.hold(&mut totals);
+        let mut stats = totals.stats();
+        hold(&self.guard.in_place[0], &mut stats.realloc_grew_in_place);
+        hold(&self.guard.in_place[1], &mut stats.realloc_shrank_in_place);
+        if let Some(live) = live {
+            self.peak.raise(live);
+        }
+        stats.peak_bytes = self.mark(mark::LIFETIME).max(live.unwrap_or(0));
         stats
     }
 
-    /// Reads every counter (adding tables, a fence, then subtracting tables) and re-publishes
-    /// every shard's exact net bytes.
-    fn read(&self) -> Totals {
-        let mut totals = Totals {
-            counts: [[0; BUCKETS]; table::COUNT],
-            bytes: [[0; BUCKETS]; table::COUNT],
-            misc: [0; misc::COUNT],
+    /// Raises every raw total to the highest value it was reported with.
+    fn hold(&self, totals: &mut Totals) {
+        let g = &self.guard;
+        for (values, cells) in totals.counts.iter_mut().zip(&g.counts) {
+            for (value, cell) in values.iter_mut().zip(cells) {
+                hold(cell, value);
+            }
+        }
+        for (values, cells) in totals.bytes.iter_mut().zip(&g.bytes) {
+            for (value, cell) in values.iter_mut().zip(cells) {
+                hold(cell, value);
+            }
+        }
+        for (value, cell) in totals.misc.iter_mut().zip(&g.misc) {
+            hold(cell, value);
+        }
+    }
+
+    /// Reads every counter: each shard's published value, the adding tables, a fence, the
+    /// subtracting tables and the plain counters; wide counters before words.
+    fn read(&self) -> Reading {
+        let mut reading = Reading {
+            totals: Totals {
+                counts: [[0; BUCKETS]; table::COUNT],
+                bytes: [[0; BUCKETS]; table::COUNT],
+                misc: [0; misc::COUNT],
+            },
+            published: [0; ALL_SHARDS],
+            net: [0; ALL_SHARDS],
         };
+        let totals = &mut reading.totals;
+        for (shard, published) in self.all_shards().zip(&mut reading.published) {
+            *published = shard.published.load(Acquire);
+        }
         let mut added = [0u64; ALL_SHARDS];
         for t in table::ADDING {
-            self.read_wide(t, &mut totals);
+            self.read_wide(t, totals);
         }
         for (shard, added) in self.all_shards().zip(&mut added) {
-            *added = shard.overflow_added.load(Relaxed);
+            *added = shard.overflow_added.load(Acquire);
             for t in table::ADDING {
-                *added = added.wrapping_add(Self::read_words(shard, t, &mut totals));
+                *added = added.wrapping_add(Self::read_words(shard, t, totals));
             }
         }
-        fence(core::sync::atomic::Ordering::SeqCst);
-        for (shard, added) in self.all_shards().zip(added) {
-            let mut subtracted = 0u64;
-            for t in table::SUBTRACTING {
-                subtracted = subtracted.wrapping_add(Self::read_words(shard, t, &mut totals));
-            }
-            subtracted = subtracted.wrapping_add(shard.overflow_subtracted.load(Relaxed));
-            for (sum, m) in totals.misc.iter_mut().zip(&shard.misc) {
-                *sum = sum.wrapping_add(m.load(Relaxed));
-            }
-            self.republish(shard, added.wrapping_sub(subtracted).cast_signed());
-        }
+        fence(SeqCst);
         for t in table::SUBTRACTING {
-            self.read_wide(t, &mut totals);
+            self.read_wide(t, totals);
         }
-        totals
+        for ((shard, added), net) in self.all_shards().zip(added).zip(&mut reading.net) {
+            let mut subtracted = shard.overflow_subtracted.load(Acquire);
+            for t in table::SUBTRACTING {
+                subtracted = subtracted.wrapping_add(Self::read_words(shard, t, totals));
+            }
+            for (sum, m) in totals.misc.iter_mut().zip(&shard.misc) {
+                *sum = sum.wrapping_add(m.load(Acquire));
+            }
+            *net = added.wrapping_sub(subtracted).cast_signed();
+        }
+        reading
     }
 
     /// The shared shards, then the thread-owned blocks in use.
@@ -567,9 +699,9 @@ impl Counters {
     fn read_wide(&self, t: usize, totals: &mut Totals) {
         for k in 0..BUCKETS {
             totals.counts[t][k] =
-                totals.counts[t][k].wrapping_add(self.wide.counts[t][k].load(Relaxed));
+                totals.counts[t][k].wrapping_add(self.wide.counts[t][k].load(Acquire));
             totals.bytes[t][k] =
-                totals.bytes[t][k].wrapping_add(self.wide.bytes[t][k].load(Relaxed));
+                totals.bytes[t][k].wrapping_add(self.wide.bytes[t][k].load(Acquire));
         }
     }
 
@@ -577,7 +709,7 @@ impl Counters {
     fn read_words(shard: &Shard, t: usize, totals: &mut Totals) -> u64 {
         let mut bytes = 0u64;
         for (k, w) in shard.words[t].iter().enumerate() {
-            let w = w.load(Relaxed);
+            let w = w.load(Acquire);
             totals.counts[t][k] = totals.counts[t][k].wrapping_add(w >> BYTES_BITS);
             totals.bytes[t][k] = totals.bytes[t][k].wrapping_add(w & BYTES_MASK);
             bytes = bytes.wrapping_add(w & BYTES_MASK);

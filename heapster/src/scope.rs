@@ -11,9 +11,11 @@
 //! threads that are starting or ending. (On targets without native thread-local storage the
 //! standard library may allocate on first access; every tier-1 target has native TLS.)
 
+// On the allocation path: no arithmetic that can overflow (and so panic in debug builds).
+#![deny(clippy::arithmetic_side_effects)]
+
 use core::cell::{Cell, UnsafeCell};
 use core::future::Future;
-use core::marker::PhantomPinned;
 use core::pin::Pin;
 use core::ptr;
 use core::task::{Context, Poll};
@@ -113,7 +115,10 @@ impl Drop for Entered<'_> {
         // chain frames are installed on this thread and only this thread touches them.
         let activation = unsafe { core::mem::take(&mut *frame.activation.get()) };
         // SAFETY: as above.
-        unsafe { *frame.total.get() += activation };
+        #[allow(clippy::arithmetic_side_effects, reason = "`Stats` addition saturates")]
+        unsafe {
+            *frame.total.get() += activation;
+        }
         let (base, top, net) = (
             frame.activation_base.get(),
             frame.activation_peak.get(),
@@ -124,7 +129,10 @@ impl Drop for Entered<'_> {
         if let Some(outer) = unsafe { find(parent, frame.owner) } {
             // SAFETY: as in `Frame::record`: only this thread touches `outer`.
             let outer_stats = unsafe { &mut *outer.activation.get() };
-            *outer_stats += activation;
+            #[allow(clippy::arithmetic_side_effects, reason = "`Stats` addition saturates")]
+            {
+                *outer_stats += activation;
+            }
             let outer_net = outer.net.get();
             let outer_top = outer_net.saturating_add(top.saturating_sub(base));
             outer.peak.set(outer.peak.get().max(outer_top));
@@ -248,7 +256,6 @@ fn record_in(head: *const Frame, owner: usize, event: Event) {
 pub struct Measured<F> {
     frame: Frame,
     inner: F,
-    _pinned: PhantomPinned,
 }
 
 impl<F> Measured<F> {
@@ -256,7 +263,6 @@ impl<F> Measured<F> {
         Self {
             frame: Frame::new(owner),
             inner,
-            _pinned: PhantomPinned,
         }
     }
 }

@@ -63,8 +63,13 @@ impl Owned {
         }
         let (id, slot) = CLAIM.try_with(Cell::get).unwrap_or((0, 0));
         let mine = self.id.load(Relaxed);
-        if id == mine && mine != 0 {
-            return slot.checked_sub(1).and_then(|index| self.blocks.get(index));
+        if mine != 0 {
+            if id == mine {
+                return slot.checked_sub(1).and_then(|index| self.blocks.get(index));
+            }
+            if id != 0 {
+                return None; // this thread's slot belongs to another instance
+            }
         }
         self.claim(id)
     }

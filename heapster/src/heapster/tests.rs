@@ -560,3 +560,92 @@ mod thread_owned {
         dealloc(&fresh, q, 7);
     }
 }
+
+/// Snapshots taken while threads allocate never go backwards, never overstate live bytes, and
+/// the totals are exact once the threads stop. Unit tests drain a word every 256 calls, so
+/// drains overlap the reads all the time here.
+#[test]
+fn concurrent_snapshots_are_monotonic_and_exact() {
+    use core::sync::atomic::AtomicBool;
+    let h = heap();
+    let stop = AtomicBool::new(false);
+    const THREADS: usize = 2;
+    // (The scripted allocator's next-call plan is shared, so threads may take each other's
+    // "move": each thread counts the moves it actually saw.)
+    const HELD: usize = 64;
+    const OPS: usize = 200_000;
+    let moved = std::thread::scope(|s| {
+        let workers: std::vec::Vec<_> = (0..THREADS)
+            .map(|t| {
+                let h = &h;
+                s.spawn(move || {
+                    let mut moved = 0u64;
+                    let mut held = std::collections::VecDeque::new();
+                    for i in 0..OPS {
+                        let size = 1 + (i * 7 + t * 13) % 3000;
+                        held.push_back((alloc(h, size), size));
+                        if i % 5 == 0 {
+                            let (p, old) = held.pop_front().unwrap();
+                            let new = 1 + (i * 11) % 5000;
+                            h.inner().then(if i % 2 == 0 {
+                                Next::Move
+                            } else {
+                                Next::InPlace
+                            });
+                            let q = realloc(h, p, old, new);
+                            moved += u64::from(q != p);
+                            held.push_back((q, new));
+                        }
+                        if held.len() > HELD {
+                            let (p, size) = held.pop_front().unwrap();
+                            dealloc(h, p, size);
+                        }
+                    }
+                    for (p, size) in held {
+                        dealloc(h, p, size);
+                    }
+                    moved
+                })
+            })
+            .collect();
+        let reader = s.spawn(|| {
+            let mut previous = Stats::new();
+            let mut reads = 0u32;
+            while !stop.load(Relaxed) {
+                let now = h.stats();
+                for ((name, a), (_, b)) in now.counters().zip(previous.counters()) {
+                    assert!(a >= b, "`{name}` went backwards: {b} -> {a}");
+                }
+                for ((name, a), (_, b)) in now.histograms().zip(previous.histograms()) {
+                    for (k, (x, y)) in a.counts().iter().zip(b.counts()).enumerate() {
+                        assert!(x >= y, "`{name}` bucket {k} went backwards: {y} -> {x}");
+                    }
+                }
+                // At most HELD + 1 blocks of at most 5000 bytes per thread are ever live.
+                let bound = (THREADS * (HELD + 1) * 5000) as u64;
+                assert!(
+                    now.live_bytes() <= bound,
+                    "live {} > {bound}",
+                    now.live_bytes()
+                );
+                previous = now;
+                reads += 1;
+            }
+            reads
+        });
+        let moved: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+        stop.store(true, Relaxed);
+        assert!(reader.join().unwrap() > 0);
+        moved
+    });
+    let s = h.stats();
+    assert_eq!(s.allocations, (THREADS * OPS) as u64);
+    assert_eq!(s.deallocations, s.allocations);
+    assert_eq!(s.live_bytes(), 0);
+    assert_eq!(s.reallocations(), (THREADS * OPS / 5) as u64);
+    assert_eq!(s.realloc_moved, moved);
+    let expected: u64 = (0..THREADS)
+        .flat_map(|t| (0..OPS).map(move |i| (1 + (i * 7 + t * 13) % 3000) as u64))
+        .sum();
+    assert_eq!(s.allocated_bytes, expected);
+}
