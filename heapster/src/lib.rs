@@ -45,15 +45,21 @@
 //! call picks a shard by hashing the address of its stack frame, so each thread keeps to its own
 //! shard and threads rarely share a cache line, with no thread-local storage. In a shard, each
 //! size bucket has one 64-bit word packing a count and a byte sum, so an allocation or a
-//! deallocation costs one relaxed `fetch_add`. Before a word's fields could overflow, the thread
-//! that pushed it past a threshold moves its contents into wide 64-bit totals.
+//! deallocation costs one atomic `fetch_add` (a moved `realloc` three). Before a word's fields
+//! could overflow, the thread that pushed it past a threshold moves its contents into wide
+//! 64-bit totals (a *drain*, once per 2^23 calls of one size class on one shard).
 //!
-//! Relaxed ordering is enough because each counter is only ever added to: atomic read-modify-
-//! writes never lose an update whatever the ordering, so once threads are quiet (joined, or
-//! otherwise synchronised with the reader) every total is exact. A snapshot taken while threads
-//! allocate reads each word atomically but not all words at one instant: it may count some
-//! in-flight calls and not others. It reads the tables that add to live bytes before those that
-//! subtract, so live bytes are never overstated; derived values saturate at zero.
+//! No lock and no stronger ordering than release/acquire is needed because each counter is only
+//! ever added to: atomic read-modify-writes never lose an update, so once threads are quiet
+//! (joined, or otherwise synchronised with the reader) every total is exact. A snapshot taken
+//! while threads allocate reads each word atomically but not all words at one instant: it may
+//! count some in-flight calls and not others. It reads the tables that add to live bytes before
+//! those that subtract, so live bytes are never overstated; derived values saturate at zero. A
+//! snapshot that a drain overlapped is retried, and every value is held at the highest value
+//! reported before, so counters read by an exporter never go backwards.
+//!
+//! With the `thread-owned` feature, [`Heapster::new_thread_owned`] gives each thread a counter
+//! block of its own that it updates with plain stores: no locked instruction per call.
 //!
 //! # Peak
 //!

@@ -4,8 +4,9 @@ use core::ops::{Add, AddAssign, Sub, SubAssign};
 
 use crate::histogram::Histogram;
 
-/// Declares the fields of [`Stats`] once; the struct, the field tables, the arithmetic, the
-/// formatter and the serializer are all generated from this list.
+/// Declares the fields of [`Stats`] once; the struct, the field tables and the arithmetic are
+/// generated from this list, and the serializer iterates the tables. The terminal report (`fmt`)
+/// is written by hand for readability; a test fails if it leaves a field out.
 macro_rules! stats {
     (
         counters { $( $(#[$cdoc:meta])* $counter:ident, )* }

@@ -173,11 +173,17 @@ fn exact_after_threads_join(heap: &Heapster<System>, threads: usize) {
                 s.spawn(move || run(heap, 0x9E37_79B9 + t as u64 * 7919, shared))
             })
             .collect();
-        // Snapshots taken while the threads run must never panic or overflow.
-        for _ in 0..50 {
+        // Snapshots taken while the threads run never go backwards, and never show more live
+        // bytes than the threads can hold (each holds at most OPS blocks under 2^17 bytes).
+        let mut previous = heap.stats();
+        for _ in 0..200 {
             let s = heap.stats();
-            assert!(s.live_bytes() <= s.allocated_bytes + s.realloc_grown_bytes);
-            assert!(s.allocation_sizes.count() == s.allocations);
+            for ((name, now), (_, before)) in s.counters().zip(previous.counters()) {
+                assert!(now >= before, "`{name}` went backwards: {before} -> {now}");
+            }
+            let bound = before.live_bytes() + (threads * OPS) as u64 * (1 << 17);
+            assert!(s.live_bytes() <= bound, "live {} > {bound}", s.live_bytes());
+            previous = s;
         }
         handles
             .into_iter()

@@ -74,6 +74,25 @@ fn measure_counts_real_collections_exactly() {
     assert_eq!(d.net_bytes(), -(10_000 - 3));
     drop(v);
 
+    // A refused allocation (64 TiB) is a failure and nothing else; so is a refused growth, which
+    // leaves the vector's block live and unchanged.
+    let (result, d) = GLOBAL.measure(|| Vec::<u8>::new().try_reserve_exact(1 << 46));
+    assert!(result.is_err());
+    assert_eq!(
+        (d.alloc_failures, d.allocations, d.live_bytes()),
+        (1, 0, 0),
+        "{d:?}"
+    );
+    let mut v = vec![1u8; 100];
+    let (result, d) = GLOBAL.measure(|| v.try_reserve_exact(1 << 46));
+    assert!(result.is_err());
+    assert_eq!(
+        (d.realloc_failures, d.reallocations(), d.net_bytes()),
+        (1, 0, 0),
+        "{d:?}"
+    );
+    drop(v);
+
     // Nothing allocated: an empty difference.
     let (n, d) = GLOBAL.measure(|| black_box(2) + 2);
     assert_eq!(n, 4);
