@@ -152,8 +152,9 @@ impl<A> Heapster<A> {
     }
 
     /// The highest live-bytes value seen since the previous call (or since creation), and
-    /// restarts the interval at the current live bytes. Meant for one periodic reader such as
-    /// an exporter: spikes between two samples still show.
+    /// restarts the interval at the current live bytes. Meant for **one** periodic reader such
+    /// as an exporter's sampler (two readers would each see only part of the spikes): spikes
+    /// between two samples still show.
     ///
     /// Same precision as [`Stats::peak_bytes`]. Call it right after [`stats`](Self::stats), which
     /// folds the exact live bytes into every mark.

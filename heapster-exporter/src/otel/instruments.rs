@@ -79,6 +79,11 @@ impl OtelInstruments {
 
     /// Instruments reading `source` (usually `&GLOBAL`, the `Heapster` global allocator) through
     /// a sampler of their own with the default interval.
+    ///
+    /// If the process also serves `/metrics`, use [`with_sampler`](Self::with_sampler) with the
+    /// Prometheus side's sampler instead: each sampler restarts the allocator's interval peak
+    /// when it samples, so two samplers over one allocator would each see only part of the
+    /// spikes.
     pub fn new(source: impl Source) -> Self {
         Self::with_sampler(Arc::new(Sampler::new(source)))
     }
