@@ -82,6 +82,8 @@ const ALL_SHARDS: usize = SHARDS;
 const SHARD_SHIFT: u32 = usize::BITS - SHARDS.trailing_zeros();
 /// Buckets `0..PACKED` (sizes up to 2 GiB) are counted in packed per-shard words.
 pub(crate) const PACKED: usize = 32;
+/// The largest size a packed word takes in one call (the top of bucket `PACKED - 1`).
+const PACKED_MAX: usize = 1 << (PACKED - 1);
 /// Width of the byte field of a packed word.
 const BYTES_BITS: u32 = 38;
 const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
@@ -105,26 +107,29 @@ pub(crate) mod table {
     pub(crate) const GROW: usize = 2;
     pub(crate) const DEALLOC: usize = 3;
     pub(crate) const SHRINK: usize = 4;
-    pub(crate) const COUNT: usize = 5;
+    /// Reallocations that moved the block, by direction (`moved::GROW`, ...) instead of size:
+    /// the count of moves and the bytes copied, `min(old, new)`. Not part of live bytes.
+    pub(crate) const MOVED: usize = 5;
+    pub(crate) const COUNT: usize = 6;
     /// Tables that add to live bytes.
     pub(crate) const ADDING: [usize; 3] = [ALLOC, ZEROED, GROW];
     /// Tables that subtract from live bytes.
     pub(crate) const SUBTRACTING: [usize; 2] = [DEALLOC, SHRINK];
-    pub(crate) const fn adds(t: usize) -> bool {
-        t < DEALLOC
-    }
+}
+
+/// The "buckets" of `table::MOVED`: the direction of the size change.
+pub(crate) mod moved {
+    pub(crate) const GROW: usize = 0;
+    pub(crate) const SHRINK: usize = 1;
+    pub(crate) const SAME: usize = 2;
 }
 
 /// Plain per-shard counters, indices into `Shard::misc`.
 pub(crate) mod misc {
     pub(crate) const UNCHANGED: usize = 0;
-    pub(crate) const MOVED_GROW: usize = 1;
-    pub(crate) const MOVED_SHRINK: usize = 2;
-    pub(crate) const MOVED_SAME: usize = 3;
-    pub(crate) const MOVED_BYTES: usize = 4;
-    pub(crate) const ALLOC_FAILURES: usize = 5;
-    pub(crate) const REALLOC_FAILURES: usize = 6;
-    pub(crate) const COUNT: usize = 7;
+    pub(crate) const ALLOC_FAILURES: usize = 1;
+    pub(crate) const REALLOC_FAILURES: usize = 2;
+    pub(crate) const COUNT: usize = 3;
 }
 
 #[repr(C, align(128))]
@@ -152,6 +157,18 @@ impl Shard {
             overflow_subtracted: AtomicU64::new(0),
             misc: [const { AtomicU64::new(0) }; misc::COUNT],
             words: [const { [const { AtomicU64::new(0) }; PACKED] }; table::COUNT],
+        }
+    }
+
+    /// Where bytes leaving table `t`'s words are kept for this shard's net bytes; none for
+    /// tables that are not part of live bytes.
+    fn overflow(&self, t: usize) -> Option<&AtomicU64> {
+        if table::ADDING.contains(&t) {
+            Some(&self.overflow_added)
+        } else if table::SUBTRACTING.contains(&t) {
+            Some(&self.overflow_subtracted)
+        } else {
+            None
         }
     }
 
@@ -309,15 +326,18 @@ impl Totals {
         s.zeroed_bytes = zeroed.sum();
         s.deallocations = freed.count();
         s.deallocated_bytes = freed.sum();
-        s.realloc_grew_in_place = grow.count().saturating_sub(m[misc::MOVED_GROW]);
-        s.realloc_shrank_in_place = shrink.count().saturating_sub(m[misc::MOVED_SHRINK]);
-        s.realloc_moved = m[misc::MOVED_GROW]
-            .wrapping_add(m[misc::MOVED_SHRINK])
-            .wrapping_add(m[misc::MOVED_SAME]);
+        let moves = &self.counts[table::MOVED];
+        s.realloc_grew_in_place = grow.count().saturating_sub(moves[moved::GROW]);
+        s.realloc_shrank_in_place = shrink.count().saturating_sub(moves[moved::SHRINK]);
+        s.realloc_moved = moves[moved::GROW]
+            .wrapping_add(moves[moved::SHRINK])
+            .wrapping_add(moves[moved::SAME]);
         s.realloc_unchanged = m[misc::UNCHANGED];
         s.realloc_grown_bytes = grow.sum();
         s.realloc_shrunk_bytes = shrink.sum();
-        s.realloc_moved_bytes = m[misc::MOVED_BYTES];
+        s.realloc_moved_bytes = self.bytes[table::MOVED]
+            .iter()
+            .fold(0u64, |a, &b| a.wrapping_add(b));
         s.alloc_failures = m[misc::ALLOC_FAILURES];
         s.realloc_failures = m[misc::REALLOC_FAILURES];
         s.allocation_sizes = sizes;
@@ -417,11 +437,16 @@ impl Counters {
         }
     }
 
-    /// Adds one call of `size` bytes to table `t`.
+    /// Adds one call of `size` bytes to table `t`, in the bucket of `size`.
     #[inline(always)]
     fn add(&self, pick: Pick<'_>, t: usize, size: usize) {
-        let k = bucket_index(size);
-        if k < PACKED {
+        self.add_at(pick, t, bucket_index(size), size);
+    }
+
+    /// Adds one call of `size` bytes to bucket `k` of table `t`.
+    #[inline(always)]
+    fn add_at(&self, pick: Pick<'_>, t: usize, k: usize, size: usize) {
+        if k < PACKED && size <= PACKED_MAX {
             let word = &pick.shard.words[t][k];
             // `size <= 2^31` here, so it fits the byte field with room to spare.
             let delta = ONE | size_u64(size);
@@ -447,11 +472,7 @@ impl Counters {
         ) else {
             return; // unreachable: callers pass a table and a packed bucket
         };
-        let overflow = if table::adds(t) {
-            &shard.overflow_added
-        } else {
-            &shard.overflow_subtracted
-        };
+        let overflow = Shard::overflow(shard, t);
         self.gate.started.fetch_add(1, Relaxed);
         fence(Release);
         let mut take = seen;
@@ -462,7 +483,9 @@ impl Counters {
             let rest = word.fetch_sub(take, Release).wrapping_sub(take);
             count.fetch_add(n, Release);
             bytes.fetch_add(b, Release);
-            overflow.fetch_add(b, Release);
+            if let Some(overflow) = overflow {
+                overflow.fetch_add(b, Release);
+            }
             if rest & TRIGGER == 0 {
                 break;
             }
@@ -481,14 +504,11 @@ impl Counters {
         ) else {
             return; // unreachable: callers pass a table and a bucket below 64
         };
-        let overflow = if table::adds(t) {
-            &shard.overflow_added
-        } else {
-            &shard.overflow_subtracted
-        };
         count.fetch_add(1, Release);
         bytes.fetch_add(size_u64(size), Release);
-        overflow.fetch_add(size_u64(size), Release);
+        if let Some(overflow) = Shard::overflow(shard, t) {
+            overflow.fetch_add(size_u64(size), Release);
+        }
     }
 
     /// Notes a net change of live bytes in `shard`, publishing when it has grown large.
@@ -555,28 +575,26 @@ impl Counters {
     #[inline(always)]
     pub(crate) fn reallocated(&self, old_size: usize, new_size: usize, moved: bool) {
         let pick = self.pick();
-        let misc = &pick.shard.misc;
-        let (kind, change) = match new_size.cmp(&old_size) {
+        let (direction, change) = match new_size.cmp(&old_size) {
             core::cmp::Ordering::Greater => (
-                misc::MOVED_GROW,
+                moved::GROW,
                 Some((table::GROW, new_size.wrapping_sub(old_size))),
             ),
             core::cmp::Ordering::Less => (
-                misc::MOVED_SHRINK,
+                moved::SHRINK,
                 Some((table::SHRINK, old_size.wrapping_sub(new_size))),
             ),
-            core::cmp::Ordering::Equal if moved => (misc::MOVED_SAME, None),
+            core::cmp::Ordering::Equal if moved => (moved::SAME, None),
             core::cmp::Ordering::Equal => {
-                bump(&misc[misc::UNCHANGED], 1, pick.owned);
+                bump(&pick.shard.misc[misc::UNCHANGED], 1, pick.owned);
                 return;
             }
         };
-        // A moved realloc is counted as moved before its size change: a reader that sees the
-        // change also sees the move, so it never takes a moved realloc for an in-place one.
+        // A move (count and bytes copied, one packed word) is recorded before the size change:
+        // a reader that sees the change also sees the move, so it never takes a moved realloc
+        // for an in-place one.
         if moved {
-            bump(&misc[kind], 1, pick.owned);
-            let copied = size_u64(old_size.min(new_size));
-            bump(&misc[misc::MOVED_BYTES], copied, pick.owned);
+            self.add_at(pick, table::MOVED, direction, old_size.min(new_size));
         }
         if let Some((t, size)) = change {
             self.add(pick, t, size);
@@ -665,7 +683,8 @@ impl Counters {
             }
         }
         fence(SeqCst);
-        for t in table::SUBTRACTING {
+        // Moves after the growth and shrinkage they belong to (see `reallocated`).
+        for t in table::SUBTRACTING.into_iter().chain([table::MOVED]) {
             self.read_wide(t, totals);
         }
         for ((shard, added), net) in self.all_shards().zip(added).zip(&mut reading.net) {
@@ -673,6 +692,7 @@ impl Counters {
             for t in table::SUBTRACTING {
                 subtracted = subtracted.wrapping_add(Self::read_words(shard, t, totals));
             }
+            Self::read_words(shard, table::MOVED, totals);
             for (sum, m) in totals.misc.iter_mut().zip(&shard.misc) {
                 *sum = sum.wrapping_add(m.load(Acquire));
             }

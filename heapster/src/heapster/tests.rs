@@ -649,3 +649,24 @@ fn concurrent_snapshots_are_monotonic_and_exact() {
         .sum();
     assert_eq!(s.allocated_bytes, expected);
 }
+
+#[test]
+fn huge_moves_are_counted_apart_from_live_bytes() {
+    let h = heap();
+    let (three, four) = (3usize << 30, 4usize << 30);
+    let p = alloc(&h, three);
+    h.inner().then(Next::Move);
+    let q = realloc(&h, p, three, four); // copies 3 GiB: above the packed range
+    h.inner().then(Next::Move);
+    let r = realloc(&h, q, four, 100); // copies 100 bytes
+    let s = h.stats();
+    assert_eq!(
+        (s.realloc_moved, s.realloc_moved_bytes),
+        (2, three as u64 + 100)
+    );
+    assert_eq!((s.realloc_grew_in_place, s.realloc_shrank_in_place), (0, 0));
+    assert_eq!(s.live_bytes(), 100);
+    assert!(s.peak_bytes >= four as u64);
+    dealloc(&h, r, 100);
+    assert_eq!(h.stats().live_bytes(), 0);
+}
