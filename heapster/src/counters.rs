@@ -440,13 +440,16 @@ impl Counters {
     /// Adds one call of `size` bytes to table `t`, in the bucket of `size`.
     #[inline(always)]
     fn add(&self, pick: Pick<'_>, t: usize, size: usize) {
-        self.add_at(pick, t, bucket_index(size), size);
+        let k = bucket_index(size);
+        // Buckets below `PACKED` hold sizes up to `2^(PACKED - 1)`.
+        self.add_at(pick, t, k, size, k < PACKED);
     }
 
-    /// Adds one call of `size` bytes to bucket `k` of table `t`.
+    /// Adds one call of `size` bytes to bucket `k` of table `t`: to the shard's packed word when
+    /// `packed` (then `k < PACKED` and `size <= PACKED_MAX`), else to the wide totals.
     #[inline(always)]
-    fn add_at(&self, pick: Pick<'_>, t: usize, k: usize, size: usize) {
-        if k < PACKED && size <= PACKED_MAX {
+    fn add_at(&self, pick: Pick<'_>, t: usize, k: usize, size: usize, packed: bool) {
+        if packed {
             let word = &pick.shard.words[t][k];
             // `size <= 2^31` here, so it fits the byte field with room to spare.
             let delta = ONE | size_u64(size);
@@ -594,7 +597,8 @@ impl Counters {
         // a reader that sees the change also sees the move, so it never takes a moved realloc
         // for an in-place one.
         if moved {
-            self.add_at(pick, table::MOVED, direction, old_size.min(new_size));
+            let copied = old_size.min(new_size);
+            self.add_at(pick, table::MOVED, direction, copied, copied <= PACKED_MAX);
         }
         if let Some((t, size)) = change {
             self.add(pick, t, size);
