@@ -12,11 +12,10 @@
 //! Everything listens on 127.0.0.1 on ports picked by the OS; waits poll with generous
 //! deadlines and nothing asserts on speed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, mpsc};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use heapster_dashboards::{
@@ -24,8 +23,10 @@ use heapster_dashboards::{
 };
 use serde_json::Value;
 
-/// How long any one wait may take before the test fails (a loaded 2-core machine is slow).
-const PATIENCE: Duration = Duration::from_secs(180);
+mod support;
+use support::{
+    PATIENCE, Running, free_port, http_get, percent_encode, start_example, system_tool, wait_for,
+};
 
 /// The job name in the generated Prometheus config.
 const JOB: &str = "heapster-demo";
@@ -33,119 +34,24 @@ const JOB: &str = "heapster-demo";
 /// One test at a time: each starts a demo and a Prometheus server.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// A child process that is killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn prometheus_binary() -> PathBuf {
-    ["/usr/bin", "/usr/local/bin", "/bin"]
-        .iter()
-        .map(|dir| Path::new(dir).join("prometheus"))
-        .find(|path| path.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "`prometheus` is not installed: this test needs Debian's `prometheus` package \
-                 (apt-get install --no-install-recommends prometheus; .ci/run does it)"
-            )
-        })
-}
-
-/// The `demo` example, built by `cargo test` next to this test binary.
-fn demo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let path = profile_dir.join("examples").join("demo");
-    assert!(
-        path.exists(),
-        "{} is missing: run this test with `cargo test -p heapster-examples` (cargo test builds the examples)",
-        path.display()
-    );
-    path
-}
+/// How often a wait polls.
+const EVERY: Duration = Duration::from_millis(500);
 
 /// Starts the demo with the leak and refused allocations on; returns it with its address.
 fn start_demo() -> (Running, SocketAddr) {
-    let mut child = Command::new(demo_binary())
-        .args(["--port", "0", "--duration", "900", "--every", "3600"])
-        .args(["--leak", "--failures"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the demo");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let running = Running(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(first)) = lines.next() {
-            let _ = tx.send(first);
-        }
-        // Keep reading so the demo never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let line = rx.recv_timeout(PATIENCE).expect("the demo printed no URL");
-    let addr = line
-        .trim()
-        .strip_prefix("http://")
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .and_then(|a| a.parse::<SocketAddr>().ok())
-        .unwrap_or_else(|| panic!("expected http://127.0.0.1:PORT/metrics, got {line:?}"));
-    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
-    (running, addr)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A minimal HTTP/1.0 GET: `(status, body)`, or `None` when the server does not answer.
-fn http_get(addr: SocketAddr, path_and_query: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).ok()?;
-    stream.set_read_timeout(Some(PATIENCE)).ok()?;
-    write!(
-        stream,
-        "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
+    start_example(
+        "demo",
+        &[
+            "--port",
+            "0",
+            "--duration",
+            "900",
+            "--every",
+            "3600",
+            "--leak",
+            "--failures",
+        ],
     )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, body.to_owned()))
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 /// What `/api/v1/query` said about one expression.
@@ -189,7 +95,7 @@ impl Prometheus {
         .unwrap();
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let mut command = Command::new(prometheus_binary());
+        let mut command = Command::new(system_tool("prometheus", "prometheus"));
         command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
@@ -203,18 +109,19 @@ impl Prometheus {
             command.arg("--enable-feature=native-histograms");
         }
         let mut process = Running(command.spawn().expect("start prometheus"));
-        wait_for("Prometheus to be ready", || {
+        wait_for("Prometheus to be ready", EVERY, || {
             if let Ok(Some(status)) = process.0.try_wait() {
                 let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
                 panic!("prometheus exited ({status}):\n{log}");
             }
-            http_get(addr, "/-/ready").and_then(|(status, _)| (status == 200).then_some(()))
+            http_get(addr, "/-/ready", "application/json")
+                .and_then(|(status, _)| (status == 200).then_some(()))
         });
         Self { process, addr, dir }
     }
 
     fn api(&self, path_and_query: &str) -> Option<Value> {
-        let (_, body) = http_get(self.addr, path_and_query)?;
+        let (_, body) = http_get(self.addr, path_and_query, "application/json")?;
         serde_json::from_str(&body).ok()
     }
 
@@ -281,7 +188,7 @@ fn run(native: bool) {
     let prometheus = Prometheus::start(target, native);
 
     // A few scrapes and rule evaluations first.
-    wait_for("10 scrapes of the demo", || {
+    wait_for("10 scrapes of the demo", EVERY, || {
         let reply = prometheus.api(&format!(
             "/api/v1/query?query={}",
             percent_encode(&format!(
@@ -372,7 +279,7 @@ fn run(native: bool) {
 
     // Every rule evaluated without error (e.g. no many-to-many matching).
     let rule_count = rules.len();
-    let unhealthy = wait_for("every rule to be evaluated", || {
+    let unhealthy = wait_for("every rule to be evaluated", EVERY, || {
         let reply = prometheus.api("/api/v1/rules")?;
         let evaluated: Vec<(String, String, String)> = reply["data"]["groups"]
             .as_array()?
@@ -398,7 +305,7 @@ fn run(native: bool) {
     assert!(unhealthy.is_empty(), "{mode}: rules failed: {unhealthy:?}");
 
     // The demo's refused allocations make the failure alert fire.
-    wait_for("HeapsterAllocationFailures to fire", || {
+    wait_for("HeapsterAllocationFailures to fire", EVERY, || {
         let reply = prometheus.api("/api/v1/alerts")?;
         reply["data"]["alerts"]
             .as_array()?

@@ -14,26 +14,18 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use heapster_exporter::catalog::{Instrument, METRICS};
 
+mod support;
+use support::{Running, example_binary, free_port};
+
 /// How long any one wait may take before the test fails (a loaded 2-core machine is slow).
 const PATIENCE: Duration = Duration::from_secs(120);
-
-/// A child process that is killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `rotel-agent`: `$ROTEL_AGENT`, on `PATH`, or inside the `rotel` Python package.
 fn rotel_agent() -> PathBuf {
@@ -63,29 +55,6 @@ fn rotel_agent() -> PathBuf {
              package `rotel` (pip install rotel; .ci/run does it), or ROTEL_AGENT=/path/to/rotel-agent"
         )
     })
-}
-
-/// The `otlp` example, built by `cargo test` next to this test binary.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let path = profile_dir.join("examples").join("otlp");
-    assert!(
-        path.exists(),
-        "{} is missing: run with `cargo test -p heapster-examples --features otel`",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 struct Rotel {
@@ -236,7 +205,7 @@ fn a_real_collector_receives_every_metric_and_native_histograms_and_outages_are_
     let (http, grpc) = (free_port(), free_port());
 
     // 1. The collector is down: the example starts anyway and reports failures.
-    let mut child = Command::new(example_binary())
+    let mut child = Command::new(example_binary("otlp"))
         .args(["--duration", "600"])
         .env(
             "OTEL_EXPORTER_OTLP_ENDPOINT",

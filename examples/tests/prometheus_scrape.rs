@@ -6,144 +6,34 @@
 //! failure, not a skip. Everything listens on 127.0.0.1 on ports picked by the OS; waits poll
 //! with generous deadlines and assert nothing about speed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-/// How long any one wait may take before the test fails (a loaded 2-core machine is slow).
-const PATIENCE: Duration = Duration::from_secs(120);
+mod support;
+use support::{Running, free_port, http_get, percent_encode, start_example, system_tool, wait_for};
 
-/// A child process that is killed when dropped.
-struct Running {
-    child: Child,
-    what: &'static str,
-}
+/// How often a wait polls.
+const EVERY: Duration = Duration::from_millis(250);
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/local/bin", "/bin"] {
-        let path = Path::new(dir).join(name);
-        if path.exists() {
-            return path;
-        }
-    }
-    panic!(
-        "`{name}` is not installed: these tests need Debian's `prometheus` package \
-         (apt-get install --no-install-recommends prometheus; .ci/run does it)"
-    );
-}
-
-/// The `serve` example, built by `cargo test` next to this test binary.
-fn serve_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let path = profile_dir.join("examples").join("serve");
-    assert!(
-        path.exists(),
-        "{} is missing: run these tests with `cargo test -p heapster-examples` (cargo test builds the examples)",
-        path.display()
-    );
-    path
-}
-
-/// Starts `serve` and returns it with its metrics URL once it is listening.
+/// Starts `serve` and returns it with its metrics address once it is listening.
 fn start_serve() -> (Running, SocketAddr) {
-    let mut child = Command::new(serve_binary())
-        .args(["--port", "0", "--duration", "600"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the serve example");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let running = Running {
-        child,
-        what: "serve",
-    };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(PATIENCE)
-        .unwrap_or_else(|_| panic!("{} printed no URL", running.what));
-    let line = line.trim();
-    let addr = line
-        .strip_prefix("http://")
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .and_then(|a| a.parse::<SocketAddr>().ok())
-        .unwrap_or_else(|| panic!("expected http://127.0.0.1:PORT/metrics, got {line:?}"));
-    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
-    (running, addr)
+    start_example("serve", &["--port", "0", "--duration", "600"])
 }
 
-/// A minimal HTTP/1.0 GET: `(status, body)`.
-fn http_get(addr: SocketAddr, path_and_query: &str, accept: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_owned())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+/// `http_get` that fails the test when the server does not answer.
+fn get(addr: SocketAddr, path_and_query: &str, accept: &str) -> (u16, String) {
+    http_get(addr, path_and_query, accept)
+        .unwrap_or_else(|| panic!("no HTTP answer from {addr}{path_and_query}"))
 }
 
 #[test]
 fn promtool_finds_nothing_in_the_live_text_output() {
-    let promtool = tool("promtool");
+    let promtool = system_tool("promtool", "prometheus");
     let (_serve, addr) = start_serve();
-    let (status, body) = http_get(addr, "/metrics", "text/plain;version=0.0.4");
+    let (status, body) = get(addr, "/metrics", "text/plain;version=0.0.4");
     assert_eq!(status, 200);
     assert!(body.contains("# TYPE heapster_allocation_size_bytes histogram"));
     let mut check = Command::new(promtool)
@@ -180,7 +70,7 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(target: SocketAddr, native: bool) -> Self {
-        let binary = tool("prometheus");
+        let binary = system_tool("prometheus", "prometheus");
         let dir = std::env::temp_dir().join(format!(
             "heapster-prometheus-{}-{}",
             std::process::id(),
@@ -213,18 +103,14 @@ impl Prometheus {
         if native {
             command.arg("--enable-feature=native-histograms");
         }
-        let process = Running {
-            child: command.spawn().expect("start prometheus"),
-            what: "prometheus",
-        };
+        let process = Running(command.spawn().expect("start prometheus"));
         let prometheus = Self {
             _process: process,
             addr,
             dir,
         };
         prometheus.wait("Prometheus to be ready", || {
-            let ready =
-                TcpStream::connect(addr).is_ok() && http_get(addr, "/-/ready", "*/*").0 == 200;
+            let ready = TcpStream::connect(addr).is_ok() && get(addr, "/-/ready", "*/*").0 == 200;
             ready.then_some(())
         });
         prometheus
@@ -232,7 +118,8 @@ impl Prometheus {
 
     fn wait<T>(&self, what: &str, f: impl FnMut() -> Option<T>) -> T {
         let log = self.dir.join("prometheus.log");
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_for(what, f)));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_for(what, EVERY, f)));
         result.unwrap_or_else(|panic| {
             let log = std::fs::read_to_string(log).unwrap_or_default();
             eprintln!("prometheus log:\n{log}");
@@ -243,7 +130,7 @@ impl Prometheus {
     /// The values of an instant query, `None` while it has no (finite) result.
     fn query(&self, promql: &str) -> Option<Vec<f64>> {
         let path = format!("/api/v1/query?query={}", percent_encode(promql));
-        let (status, body) = http_get(self.addr, &path, "application/json");
+        let (status, body) = get(self.addr, &path, "application/json");
         if status != 200 {
             return None;
         }
