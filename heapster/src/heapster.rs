@@ -29,7 +29,7 @@ enum Event {
 /// read-modify-write per call on a shard that the calling thread rarely shares; nothing on the
 /// allocation path allocates, locks, panics or unwinds. See the crate docs for the design.
 ///
-/// An instance is about 90 KiB (64 cache-aligned shards); a `static` costs no startup work, as
+/// An instance is about 116 KiB (64 cache-aligned shards); a `static` costs no startup work, as
 /// [`new`](Self::new) is `const` and the counters start as zeroes.
 ///
 /// ```
@@ -77,8 +77,8 @@ impl<A> Heapster<A> {
     /// its first call and then updates it with plain stores, no locked instruction, which makes
     /// counting about as cheap as it gets (see the README's overhead table). Counts stay exact.
     ///
-    /// Costs: the instance grows by 128 blocks (about 180 KiB, untouched until used) and
-    /// [`stats`](Self::stats) reads them all. A block is not released when its thread ends (no
+    /// Costs: with the feature on, every instance carries 128 blocks (about 208 KiB, untouched
+    /// until used), and [`stats`](Self::stats) of a thread-owned instance reads them all. A block is not released when its thread ends (no
     /// thread-local destructor may run inside an allocator); after 128 threads, further threads
     /// count in the shared shards at the usual cost. A thread counts thread-owned for one
     /// instance only (normally the global allocator).
