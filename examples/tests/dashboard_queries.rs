@@ -14,7 +14,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use serde_json::Value;
 
 mod support;
 use support::{
-    PATIENCE, Running, free_port, http_get, percent_encode, start_example, system_tool, wait_for,
+    PATIENCE, Running, http_get, percent_encode, start_example, start_prometheus, wait_for,
 };
 
 /// The job name in the generated Prometheus config.
@@ -83,40 +82,12 @@ impl Prometheus {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("heapster-rules.yml"), RULES_YAML).unwrap();
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 rule_files:\n  - heapster-rules.yml\n\
-                 scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let mut command = Command::new(system_tool("prometheus", "prometheus"));
-        command
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(Stdio::null())
-            .stderr(log);
-        if native {
-            command.arg("--enable-feature=native-histograms");
-        }
-        let mut process = Running(command.spawn().expect("start prometheus"));
-        wait_for("Prometheus to be ready", EVERY, || {
-            if let Ok(Some(status)) = process.0.try_wait() {
-                let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-                panic!("prometheus exited ({status}):\n{log}");
-            }
-            http_get(addr, "/-/ready", "application/json")
-                .and_then(|(status, _)| (status == 200).then_some(()))
-        });
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - heapster-rules.yml\n\
+             scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        let (process, addr) = start_prometheus(&dir, &config, native);
         Self { process, addr, dir }
     }
 

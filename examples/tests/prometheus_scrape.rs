@@ -7,13 +7,15 @@
 //! with generous deadlines and assert nothing about speed.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod support;
-use support::{Running, free_port, http_get, percent_encode, start_example, system_tool, wait_for};
+use support::{
+    Running, http_get, percent_encode, start_example, start_prometheus, system_tool, wait_for,
+};
 
 /// How often a wait polls.
 const EVERY: Duration = Duration::from_millis(250);
@@ -70,7 +72,6 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(target: SocketAddr, native: bool) -> Self {
-        let binary = system_tool("prometheus", "prometheus");
         let dir = std::env::temp_dir().join(format!(
             "heapster-prometheus-{}-{}",
             std::process::id(),
@@ -78,42 +79,16 @@ impl Prometheus {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: heapster\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let mut command = Command::new(binary);
-        command
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        if native {
-            command.arg("--enable-feature=native-histograms");
-        }
-        let process = Running(command.spawn().expect("start prometheus"));
-        let prometheus = Self {
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: heapster\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        let (process, addr) = start_prometheus(&dir, &config, native);
+        Self {
             _process: process,
             addr,
             dir,
-        };
-        prometheus.wait("Prometheus to be ready", || {
-            let ready = TcpStream::connect(addr).is_ok() && get(addr, "/-/ready", "*/*").0 == 200;
-            ready.then_some(())
-        });
-        prometheus
+        }
     }
 
     fn wait<T>(&self, what: &str, f: impl FnMut() -> Option<T>) -> T {
