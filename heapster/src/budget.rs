@@ -1,6 +1,8 @@
 //! Allocation budgets for tests (feature `scoped`): [`Budget`] and the `assert_*` macros.
 
 use core::fmt;
+use core::future::{Future, IntoFuture};
+use core::panic::Location;
 
 use crate::stats::Stats;
 
@@ -9,7 +11,8 @@ use crate::stats::Stats;
 /// Build one with the `max_*` methods; unset limits are not checked. [`run`](Self::run)
 /// measures a closure on the current thread with
 /// [`Heapster::measure_thread`](crate::Heapster::measure_thread) and panics, showing the
-/// measured stats, if it overspent; [`check`](Self::check) returns an error instead.
+/// measured stats, if it overspent; [`run_future`](Self::run_future) does the same for a
+/// future, on whichever threads poll it; [`check`](Self::check) returns an error instead.
 ///
 /// ```
 /// use heapster::{Budget, Heapster};
@@ -115,6 +118,62 @@ impl Budget {
         result
     }
 
+    /// Wraps `future` in [`measure_future`](crate::Heapster::measure_future): the returned
+    /// future resolves to `future`'s output once the calls made while it was polled, on
+    /// whichever threads polled it, are checked against the budget. Other tasks allocating
+    /// meanwhile are not counted, so it holds on a busy multi-threaded runtime.
+    ///
+    /// This is the form for code that `.await`s, which a closure passed to
+    /// [`run`](Self::run) cannot.
+    ///
+    /// ```
+    /// use heapster::{Budget, Heapster};
+    /// use std::alloc::System;
+    ///
+    /// #[global_allocator]
+    /// static GLOBAL: Heapster<System> = Heapster::new(System);
+    ///
+    /// async fn handler(n: usize) -> usize {
+    ///     let buf = vec![0u8; n];
+    ///     buf.len()
+    /// }
+    ///
+    /// # fn main() {
+    /// let budget = Budget::new().max_allocations(1).max_live_bytes(0);
+    /// let len = block_on(budget.run_future(&GLOBAL, handler(512)));
+    /// assert_eq!(len, 512);
+    /// # }
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #     }
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// The returned future panics when it completes, if the calls made while it was polled
+    /// exceed the budget; the message shows the measured stats and where `run_future` was
+    /// called.
+    #[track_caller]
+    pub fn run_future<A, F: IntoFuture>(
+        &self,
+        heap: &crate::Heapster<A>,
+        future: F,
+    ) -> impl Future<Output = F::Output> + use<A, F> {
+        let called_at = Location::caller();
+        let budget = *self;
+        let measured = heap.measure_future(future);
+        async move {
+            let (output, stats) = measured.await;
+            if let Err(e) = budget.check(&stats) {
+                panic!("{e}\nbudget set at {called_at}");
+            }
+            output
+        }
+    }
+
     /// The limits `stats` exceeds: `(what, measured, limit)`.
     fn overruns(&self, stats: &Stats) -> impl Iterator<Item = (&'static str, u64, u64)> {
         [
@@ -159,11 +218,30 @@ impl fmt::Display for BudgetExceeded {
 
 impl core::error::Error for BudgetExceeded {}
 
+/// The check behind the `assert_*allocations*` macros: panics with the expression and the
+/// measured stats when `stats.allocations` is not `limit` (`exact`) or is above it.
+#[doc(hidden)]
+#[track_caller]
+pub fn __assert_allocations(stats: &Stats, limit: u64, exact: bool, expression: &str) {
+    let made = stats.allocations;
+    if exact && made != limit {
+        panic!(
+            "assertion failed: `{expression}` made {made} allocation(s), expected {limit}\nmeasured:\n{stats}"
+        );
+    }
+    if !exact && made > limit {
+        panic!(
+            "assertion failed: `{expression}` made {made} allocation(s), at most {limit} allowed\nmeasured:\n{stats}"
+        );
+    }
+}
+
 /// Asserts that an expression makes exactly `n` allocations on the current thread, and
 /// evaluates to its value. On failure the message shows the expression and the measured stats.
 ///
 /// Measures with [`Heapster::measure_thread`](crate::Heapster::measure_thread), so other
-/// threads (other tests running in parallel) do not disturb it.
+/// threads (other tests running in parallel) do not disturb it. For code that `.await`s, use
+/// [`assert_allocations_async!`].
 ///
 /// ```
 /// use heapster::{Heapster, assert_allocations};
@@ -181,22 +259,14 @@ impl core::error::Error for BudgetExceeded {}
 macro_rules! assert_allocations {
     ($heap:expr, $n:expr, $body:expr $(,)?) => {{
         let (result, stats) = $heap.measure_thread(|| $body);
-        let expected: u64 = $n;
-        if stats.allocations != expected {
-            ::core::panic!(
-                "assertion failed: `{}` made {} allocation(s), expected {}\nmeasured:\n{}",
-                ::core::stringify!($body),
-                stats.allocations,
-                expected,
-                stats
-            );
-        }
+        $crate::__assert_allocations(&stats, $n, true, ::core::stringify!($body));
         result
     }};
 }
 
 /// Asserts that an expression makes at most `n` allocations on the current thread, and
 /// evaluates to its value. On failure the message shows the expression and the measured stats.
+/// For code that `.await`s, use [`assert_max_allocations_async!`].
 ///
 /// ```
 /// use heapster::{Heapster, assert_max_allocations};
@@ -214,16 +284,77 @@ macro_rules! assert_allocations {
 macro_rules! assert_max_allocations {
     ($heap:expr, $n:expr, $body:expr $(,)?) => {{
         let (result, stats) = $heap.measure_thread(|| $body);
-        let limit: u64 = $n;
-        if stats.allocations > limit {
-            ::core::panic!(
-                "assertion failed: `{}` made {} allocation(s), at most {} allowed\nmeasured:\n{}",
-                ::core::stringify!($body),
-                stats.allocations,
-                limit,
-                stats
-            );
-        }
+        $crate::__assert_allocations(&stats, $n, false, ::core::stringify!($body));
+        result
+    }};
+}
+
+/// Awaits a future and asserts that exactly `n` allocations were made while it was polled, on
+/// whichever threads polled it; evaluates to its output. Use it inside an `async` block or
+/// function (it expands to an `.await`). Other tasks allocating meanwhile are not counted: it
+/// measures with [`Heapster::measure_future`](crate::Heapster::measure_future).
+///
+/// ```
+/// use heapster::{Heapster, assert_allocations_async};
+/// use std::alloc::System;
+///
+/// #[global_allocator]
+/// static GLOBAL: Heapster<System> = Heapster::new(System);
+///
+/// async fn fetch(id: u32) -> String {
+///     format!("item-{id}")
+/// }
+///
+/// async fn check() {
+///     let item = assert_allocations_async!(GLOBAL, 1, fetch(7));
+///     assert_eq!(item, "item-7");
+/// }
+/// # fn main() { block_on(check()) }
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     loop {
+/// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+/// #     }
+/// # }
+/// ```
+#[macro_export]
+macro_rules! assert_allocations_async {
+    ($heap:expr, $n:expr, $future:expr $(,)?) => {{
+        let (result, stats) = $heap.measure_future($future).await;
+        $crate::__assert_allocations(&stats, $n, true, ::core::stringify!($future));
+        result
+    }};
+}
+
+/// Awaits a future and asserts that at most `n` allocations were made while it was polled;
+/// evaluates to its output. The async form of [`assert_max_allocations!`]; see
+/// [`assert_allocations_async!`].
+///
+/// ```
+/// use heapster::{Heapster, assert_max_allocations_async};
+/// use std::alloc::System;
+///
+/// #[global_allocator]
+/// static GLOBAL: Heapster<System> = Heapster::new(System);
+///
+/// # fn main() { block_on(async {
+/// let n = assert_max_allocations_async!(GLOBAL, 2, async { vec![1u8; 3].len() });
+/// assert_eq!(n, 3);
+/// # }) }
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     loop {
+/// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+/// #     }
+/// # }
+/// ```
+#[macro_export]
+macro_rules! assert_max_allocations_async {
+    ($heap:expr, $n:expr, $future:expr $(,)?) => {{
+        let (result, stats) = $heap.measure_future($future).await;
+        $crate::__assert_allocations(&stats, $n, false, ::core::stringify!($future));
         result
     }};
 }

@@ -113,6 +113,9 @@ struct ReadmeDoctests;
 
 pub use crate::bucket::{BUCKETS, bucket_index, bucket_lower_bound, bucket_upper_bound};
 #[cfg(feature = "scoped")]
+#[doc(hidden)]
+pub use crate::budget::__assert_allocations;
+#[cfg(feature = "scoped")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scoped")))]
 pub use crate::budget::{Budget, BudgetExceeded};
 pub use crate::heapster::Heapster;
