@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use heapster::{Heapster, Stats};
-use heapster_exporter::{HeapsterExporter, HeapsterExporterBuilder};
+use heapster_exporter::ExporterBuilder;
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
@@ -52,7 +52,7 @@ fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
 
 fn parse_args() -> Result<Args, String> {
     let mut parsed = Args {
-        port: HeapsterExporterBuilder::DEFAULT_LISTEN_ADDR.port(),
+        port: ExporterBuilder::DEFAULT_LISTEN_ADDR.port(),
         duration: None,
         every: Duration::from_secs(5),
         leak: false,
@@ -252,17 +252,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-    let exporter = match HeapsterExporter::builder(&GLOBAL)
+    let handle = match ExporterBuilder::new(&GLOBAL)
         .with_http_listener(addr)
         .install()
     {
-        Ok(exporter) => exporter,
+        Ok(handle) => handle,
         Err(e) => {
             eprintln!("{e} (is another program on {addr}? --port 0 picks any free port)");
             std::process::exit(1);
         }
     };
-    let url = exporter.url();
+    let url = handle.url();
     // The first line is the URL alone, for scripts and tests.
     println!("{url}");
     println!(
@@ -336,7 +336,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for worker in workers {
         worker.join().map_err(|_| "a worker panicked")?;
     }
-    exporter.shutdown()?;
+    handle.shutdown()?;
     let leaked = shared
         .leaked_sessions
         .lock()

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use heapster::Heapster;
-use heapster_exporter::HeapsterExporter;
+use heapster_exporter::ExporterBuilder;
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
@@ -92,10 +92,10 @@ fn workload(stop: &AtomicBool) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
-    let exporter = HeapsterExporter::builder(&GLOBAL)
+    let handle = ExporterBuilder::new(&GLOBAL)
         .with_http_listener(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
         .install()?;
-    println!("{}", exporter.url());
+    println!("{}", handle.url());
     std::io::stdout().flush()?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -122,7 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     stop.store(true, Ordering::Relaxed);
     worker.join().map_err(|_| "the workload panicked")?;
-    exporter.shutdown()?;
+    handle.shutdown()?;
     let stats = GLOBAL.stats();
     eprintln!(
         "stopped after {} allocations, {} live bytes, peak {} bytes",

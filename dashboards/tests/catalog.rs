@@ -8,7 +8,8 @@ use heapster_dashboards::{
     DASHBOARD_JSON, Origin, RULES_YAML, Variables, dashboard_panels, dashboard_queries,
     dashboard_variables, metric_names, rules,
 };
-use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS, otel_to_prometheus};
+use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS};
+use heapster_exporter::naming::otel_to_prometheus;
 
 /// The Prometheus names of the catalog, with their instrument.
 fn catalog() -> BTreeMap<String, Instrument> {

@@ -1,8 +1,9 @@
 //! The metric catalog: every exported metric defined once, in [`METRICS`].
 //!
-//! The Prometheus collector, the README's metric list and the tests iterate this table; the
-//! OpenTelemetry instruments will too. A [`Stats`](heapster::Stats) field that is neither read
-//! by a metric nor listed in [`NOT_EXPORTED`] fails a test.
+//! The Prometheus collector, the OpenTelemetry instruments, the README's metric list and the
+//! dashboard tests iterate this table. Each series reads the [`Sample`] through a function
+//! that the compiler checks; a [`Stats`](heapster::Stats) field that changes no metric and is
+//! not listed in [`NOT_EXPORTED`] fails a test.
 
 use heapster::Histogram;
 
@@ -31,16 +32,6 @@ impl Instrument {
     #[must_use]
     pub const fn is_monotonic(self) -> bool {
         matches!(self, Self::Counter)
-    }
-
-    /// The Prometheus type name.
-    #[must_use]
-    pub const fn prometheus_type(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::UpDownCounter | Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
-        }
     }
 }
 
@@ -73,66 +64,38 @@ impl Unit {
     }
 }
 
-/// How a series' value is read from a [`Sample`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How a series' value is read from a [`Sample`]: a function the compiler checks, over a
+/// `Stats` field, a `Stats` method (for derived values) or a field of the `Sample`.
+#[derive(Clone, Copy, Debug)]
 pub enum Read {
-    /// A counter or gauge field of [`Stats`](heapster::Stats), by name.
-    Field(&'static str),
-    /// [`Stats::live_bytes`](heapster::Stats::live_bytes).
-    LiveBytes,
-    /// [`Stats::live_allocations`](heapster::Stats::live_allocations).
-    LiveAllocations,
-    /// [`Sample::interval_peak`].
-    IntervalPeak,
-    /// A histogram field of [`Stats`](heapster::Stats), by name.
-    Histogram(&'static str),
+    /// A counter or gauge value.
+    Value(fn(&Sample) -> u64),
+    /// A size histogram.
+    Histogram(fn(&Sample) -> &Histogram),
 }
 
 impl Read {
-    /// The `Stats` fields this read depends on.
-    pub fn fields(self) -> impl Iterator<Item = &'static str> {
-        let (field, derived): (Option<&'static str>, &'static [&'static str]) = match self {
-            Self::Field(name) | Self::Histogram(name) => (Some(name), &[]),
-            Self::LiveBytes => (
-                None,
-                &[
-                    "allocated_bytes",
-                    "deallocated_bytes",
-                    "realloc_grown_bytes",
-                    "realloc_shrunk_bytes",
-                ],
-            ),
-            Self::LiveAllocations => (None, &["allocations", "deallocations"]),
-            Self::IntervalPeak => (None, &[]),
-        };
-        field.into_iter().chain(derived.iter().copied())
-    }
-
-    /// The value of a counter or gauge read (0 for a histogram read or an unknown field name;
-    /// the catalog's tests rule both out).
+    /// The value of a [`Value`](Self::Value) read, `None` for a histogram read.
     #[must_use]
-    pub fn value(self, sample: &Sample) -> u64 {
+    pub fn value(self, sample: &Sample) -> Option<u64> {
         match self {
-            Self::Field(name) => sample.stats.get(name).unwrap_or(0),
-            Self::LiveBytes => sample.stats.live_bytes(),
-            Self::LiveAllocations => sample.stats.live_allocations(),
-            Self::IntervalPeak => sample.interval_peak,
-            Self::Histogram(_) => 0,
+            Self::Value(read) => Some(read(sample)),
+            Self::Histogram(_) => None,
         }
     }
 
-    /// The histogram of a histogram read, `None` for any other read.
+    /// The histogram of a [`Histogram`](Self::Histogram) read, `None` for a value read.
     #[must_use]
     pub fn histogram(self, sample: &Sample) -> Option<&Histogram> {
         match self {
-            Self::Histogram(name) => sample.stats.histogram(name),
-            _ => None,
+            Self::Histogram(read) => Some(read(sample)),
+            Self::Value(_) => None,
         }
     }
 }
 
 /// One series of a metric: its attribute value (if the metric has an attribute) and its read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub struct Series {
     /// The value of the metric's [`attribute`](Metric::attribute), `None` when it has none.
     pub attribute_value: Option<&'static str>,
@@ -141,7 +104,7 @@ pub struct Series {
 }
 
 /// The definition of one exported metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub struct Metric {
     /// OpenTelemetry name without the namespace, e.g. `memory.used`.
     pub otel_name: &'static str,
@@ -214,7 +177,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Count("{allocation}"),
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("allocations"))],
+        series: &[one(Read::Value(|s| s.stats.allocations))],
     },
     Metric {
         otel_name: "allocated",
@@ -223,7 +186,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("allocated_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.allocated_bytes))],
     },
     Metric {
         otel_name: "deallocations",
@@ -232,7 +195,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Count("{deallocation}"),
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("deallocations"))],
+        series: &[one(Read::Value(|s| s.stats.deallocations))],
     },
     Metric {
         otel_name: "deallocated",
@@ -241,7 +204,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("deallocated_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.deallocated_bytes))],
     },
     Metric {
         otel_name: "reallocations",
@@ -251,10 +214,16 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: Some("kind"),
         series: &[
-            labelled("grew_in_place", Read::Field("realloc_grew_in_place")),
-            labelled("shrank_in_place", Read::Field("realloc_shrank_in_place")),
-            labelled("moved", Read::Field("realloc_moved")),
-            labelled("unchanged", Read::Field("realloc_unchanged")),
+            labelled(
+                "grew_in_place",
+                Read::Value(|s| s.stats.realloc_grew_in_place),
+            ),
+            labelled(
+                "shrank_in_place",
+                Read::Value(|s| s.stats.realloc_shrank_in_place),
+            ),
+            labelled("moved", Read::Value(|s| s.stats.realloc_moved)),
+            labelled("unchanged", Read::Value(|s| s.stats.realloc_unchanged)),
         ],
     },
     Metric {
@@ -265,8 +234,8 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: Some("direction"),
         series: &[
-            labelled("grow", Read::Field("realloc_grown_bytes")),
-            labelled("shrink", Read::Field("realloc_shrunk_bytes")),
+            labelled("grow", Read::Value(|s| s.stats.realloc_grown_bytes)),
+            labelled("shrink", Read::Value(|s| s.stats.realloc_shrunk_bytes)),
         ],
     },
     Metric {
@@ -276,7 +245,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("realloc_moved_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.realloc_moved_bytes))],
     },
     Metric {
         otel_name: "failures",
@@ -286,8 +255,8 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: Some("operation"),
         series: &[
-            labelled("alloc", Read::Field("alloc_failures")),
-            labelled("realloc", Read::Field("realloc_failures")),
+            labelled("alloc", Read::Value(|s| s.stats.alloc_failures)),
+            labelled("realloc", Read::Value(|s| s.stats.realloc_failures)),
         ],
     },
     Metric {
@@ -297,7 +266,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Bytes,
         instrument: Instrument::UpDownCounter,
         attribute: None,
-        series: &[one(Read::LiveBytes)],
+        series: &[one(Read::Value(|s| s.stats.live_bytes()))],
     },
     Metric {
         otel_name: "allocations.active",
@@ -306,7 +275,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Count("{allocation}"),
         instrument: Instrument::UpDownCounter,
         attribute: None,
-        series: &[one(Read::LiveAllocations)],
+        series: &[one(Read::Value(|s| s.stats.live_allocations()))],
     },
     Metric {
         otel_name: "memory.peak",
@@ -315,7 +284,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Bytes,
         instrument: Instrument::Gauge,
         attribute: None,
-        series: &[one(Read::Field("peak_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.peak_bytes))],
     },
     Metric {
         otel_name: "memory.interval_peak",
@@ -324,7 +293,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Bytes,
         instrument: Instrument::Gauge,
         attribute: None,
-        series: &[one(Read::IntervalPeak)],
+        series: &[one(Read::Value(|s| s.interval_peak))],
     },
     Metric {
         otel_name: "allocation.size",
@@ -333,7 +302,7 @@ pub static METRICS: &[Metric] = &[
         unit: Unit::Bytes,
         instrument: Instrument::Histogram,
         attribute: None,
-        series: &[one(Read::Histogram("allocation_sizes"))],
+        series: &[one(Read::Histogram(|s| &s.stats.allocation_sizes))],
     },
     Metric {
         otel_name: "reallocation.size_change",
@@ -343,8 +312,8 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Histogram,
         attribute: Some("direction"),
         series: &[
-            labelled("grow", Read::Histogram("realloc_grow_sizes")),
-            labelled("shrink", Read::Histogram("realloc_shrink_sizes")),
+            labelled("grow", Read::Histogram(|s| &s.stats.realloc_grow_sizes)),
+            labelled("shrink", Read::Histogram(|s| &s.stats.realloc_shrink_sizes)),
         ],
     },
 ];
@@ -360,50 +329,6 @@ pub static NOT_EXPORTED: &[(&str, &str)] = &[
         "a subset of allocated bytes that DESIGN's catalog does not export; it is in Stats and the report",
     ),
 ];
-
-/// The OpenTelemetry-to-Prometheus name translation (as the OpenTelemetry Collector's
-/// Prometheus exporter does it for these names): dots to `_`, unit `By` to the suffix
-/// `_bytes`, `{...}` annotations dropped, `_total` on monotonic counters.
-#[must_use]
-pub fn otel_to_prometheus(otel_name: &str, ucum_unit: &str, instrument: Instrument) -> String {
-    let mut name = otel_name.replace('.', "_");
-    match ucum_unit {
-        "By" => name.push_str("_bytes"),
-        unit if unit.starts_with('{') && unit.ends_with('}') => {}
-        unit => {
-            name.push('_');
-            name.push_str(unit);
-        }
-    }
-    if instrument.is_monotonic() {
-        name.push_str("_total");
-    }
-    name
-}
-
-/// The metric list as a Markdown table (the README's list is this text).
-#[must_use]
-pub fn markdown_table(namespace: &str) -> String {
-    let mut out = String::from(
-        "| Prometheus | OpenTelemetry | type | unit | labels | definition |\n|---|---|---|---|---|---|\n",
-    );
-    for m in METRICS {
-        let labels = m.attribute.map_or_else(String::new, |key| {
-            let values: Vec<_> = m.series.iter().filter_map(|s| s.attribute_value).collect();
-            format!("`{key}`: {}", values.join(", "))
-        });
-        out.push_str(&format!(
-            "| `{}` | `{}` | {} | `{}` | {} | {} |\n",
-            m.full_prometheus_name(namespace),
-            m.full_otel_name(namespace),
-            m.instrument.prometheus_type(),
-            m.unit.ucum(),
-            labels,
-            m.help.replace('|', "\\|"),
-        ));
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests;

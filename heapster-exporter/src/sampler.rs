@@ -9,8 +9,9 @@ use heapster::Stats;
 use crate::error::Error;
 use crate::source::Source;
 
-/// One snapshot of the counters, as every reader (the Prometheus collector, later OpenTelemetry)
-/// sees it: all metrics of one scrape come from the same `Sample`.
+/// One snapshot of the counters, as every reader (the Prometheus collector, the OpenTelemetry
+/// instruments and exporter) sees it: all metrics of one scrape or export come from the same
+/// `Sample`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Sample {
@@ -30,7 +31,7 @@ pub struct Sample {
 /// A sample is taken:
 /// - by [`sample_once`](Self::sample_once), synchronously (tests, programs without a runtime);
 /// - by [`run`](Self::run), every [`interval`](Self::interval) (feature `tokio`; the HTTP
-///   endpoint started by [`install`](crate::HeapsterExporterBuilder::install) runs it);
+///   endpoint started by [`install`](crate::ExporterBuilder::install) runs it);
 /// - on demand by [`current`](Self::current), when the latest sample is older than the interval
 ///   or there is none, so a scrape works with no loop at all.
 ///

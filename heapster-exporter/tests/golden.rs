@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use heapster::Stats;
-use heapster_exporter::{Format, HeapsterExporter};
+use heapster_exporter::{ExporterBuilder, Format};
 
 /// A snapshot with every kind of value: counters, labelled counters, gauges, histograms with
 /// sizes below, inside and above the classic bounds, and an empty histogram.
@@ -39,7 +39,7 @@ fn fixed_stats() -> Stats {
 }
 
 fn check(format: Format, file: &str) {
-    let parts = HeapsterExporter::builder(fixed_stats()).build().unwrap();
+    let parts = ExporterBuilder::new(fixed_stats()).build();
     let rendered = String::from_utf8(parts.renderer.render(format).unwrap()).unwrap();
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -72,7 +72,7 @@ fn openmetrics_text() {
 
 #[test]
 fn histogram_invariants_hold_in_the_text() {
-    let parts = HeapsterExporter::builder(fixed_stats()).build().unwrap();
+    let parts = ExporterBuilder::new(fixed_stats()).build();
     let text = String::from_utf8(parts.renderer.render(Format::PrometheusText).unwrap()).unwrap();
     let value = |series: &str| -> f64 {
         let line = text

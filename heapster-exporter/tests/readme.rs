@@ -4,10 +4,36 @@
 
 use std::path::PathBuf;
 
-use heapster_exporter::catalog::{DEFAULT_NAMESPACE, markdown_table};
+use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS};
 
 const BEGIN: &str = "<!-- metrics:begin -->\n";
 const END: &str = "<!-- metrics:end -->";
+
+/// The metric list as a Markdown table, from the catalog.
+fn markdown_table(namespace: &str) -> String {
+    let mut out = String::from(
+        "| Prometheus | OpenTelemetry | type | unit | labels | definition |\n|---|---|---|---|---|---|\n",
+    );
+    for m in METRICS {
+        let labels = m.attribute.map_or_else(String::new, |key| {
+            let values: Vec<_> = m.series.iter().filter_map(|s| s.attribute_value).collect();
+            format!("`{key}`: {}", values.join(", "))
+        });
+        let prometheus_type = match m.instrument {
+            Instrument::Counter => "counter",
+            Instrument::UpDownCounter | Instrument::Gauge => "gauge",
+            Instrument::Histogram => "histogram",
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {prometheus_type} | `{}` | {labels} | {} |\n",
+            m.full_prometheus_name(namespace),
+            m.full_otel_name(namespace),
+            m.unit.ucum(),
+            m.help.replace('|', "\\|"),
+        ));
+    }
+    out
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -44,7 +70,7 @@ fn readme_exporter_snippet_is_compiled_as_a_doc_example() {
         .and_then(|rest| rest.split("```").next())
         .expect("README has the exporter snippet");
     for line in snippet.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let line = line.trim_start_matches("let exporter = heapster_exporter::");
+        let line = line.trim_start_matches("let handle = heapster_exporter::");
         assert!(
             builder.contains(line),
             "README line {line:?} is not in the builder's doc example"
