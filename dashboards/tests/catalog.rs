@@ -66,6 +66,15 @@ fn catalog_metric(name: &str, catalog: &BTreeMap<String, Instrument>) -> Option<
     })
 }
 
+/// Every query of the dashboard and of the rules file.
+fn all_queries() -> impl Iterator<Item = Query> {
+    let rules = rules(RULES_YAML).unwrap().into_iter().map(|r| r.query);
+    dashboard_queries(DASHBOARD_JSON)
+        .unwrap()
+        .into_iter()
+        .chain(rules)
+}
+
 fn recorded_names() -> BTreeSet<String> {
     rules(RULES_YAML)
         .unwrap()
@@ -84,12 +93,8 @@ fn every_metric_used_exists() {
     let catalog = catalog();
     assert_eq!(catalog.len(), METRICS.len(), "duplicate Prometheus names");
     let recorded = recorded_names();
-    let queries = dashboard_queries(DASHBOARD_JSON)
-        .unwrap()
-        .into_iter()
-        .chain(rules(RULES_YAML).unwrap().into_iter().map(|r| r.query));
     let mut checked = 0;
-    for query in queries {
+    for query in all_queries() {
         let expr = vars().substitute(&query.expr);
         assert!(
             Variables::unresolved(&expr).is_empty(),
@@ -149,12 +154,8 @@ fn histogram_queries_work_for_classic_and_native_histograms() {
         .map(|(name, _)| name)
         .collect();
     let counters = bucket_counters();
-    let queries = dashboard_queries(DASHBOARD_JSON)
-        .unwrap()
-        .into_iter()
-        .chain(rules(RULES_YAML).unwrap().into_iter().map(|r| r.query));
     let mut histogram_queries = 0;
-    for query in queries {
+    for query in all_queries() {
         let expr = vars().substitute(&query.expr);
         let selectors = selectors(&expr).unwrap();
         assert!(

@@ -108,9 +108,6 @@ pub struct Series {
 pub struct Metric {
     /// OpenTelemetry name without the namespace, e.g. `memory.used`.
     pub otel_name: &'static str,
-    /// Prometheus base name without namespace, unit or `_total`, e.g. `memory_used`
-    /// (`prometheus-client` appends the unit and `_total`).
-    pub prometheus_name: &'static str,
     /// The exact definition, used as help text and description.
     pub help: &'static str,
     /// The unit.
@@ -130,11 +127,19 @@ impl Metric {
         join(namespace, '.', self.otel_name)
     }
 
+    /// The Prometheus name under `namespace` without unit or `_total`, as `prometheus-client`
+    /// takes it (it appends them): the OpenTelemetry name with `_` for `.`, e.g.
+    /// `heapster_memory_used`.
+    #[must_use]
+    pub fn prometheus_name(&self, namespace: &str) -> String {
+        join(namespace, '_', &self.otel_name.replace('.', "_"))
+    }
+
     /// The Prometheus metric family name under `namespace` as a scrape shows it, e.g.
     /// `heapster_memory_used_bytes` or `heapster_allocations_total`.
     #[must_use]
     pub fn full_prometheus_name(&self, namespace: &str) -> String {
-        let mut name = join(namespace, '_', self.prometheus_name);
+        let mut name = self.prometheus_name(namespace);
         if let Some(unit) = self.unit.prometheus() {
             name.push('_');
             name.push_str(unit);
@@ -172,7 +177,6 @@ const fn labelled(value: &'static str, read: Read) -> Series {
 pub static METRICS: &[Metric] = &[
     Metric {
         otel_name: "allocations",
-        prometheus_name: "allocations",
         help: "Successful alloc and alloc_zeroed calls. Failed calls are counted as failures; realloc is never counted here.",
         unit: Unit::Count("{allocation}"),
         instrument: Instrument::Counter,
@@ -181,7 +185,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "allocated",
-        prometheus_name: "allocated",
         help: "Bytes requested (Layout size) by successful alloc and alloc_zeroed calls.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
@@ -190,7 +193,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "deallocations",
-        prometheus_name: "deallocations",
         help: "dealloc calls (realloc is never counted here).",
         unit: Unit::Count("{deallocation}"),
         instrument: Instrument::Counter,
@@ -199,7 +201,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "deallocated",
-        prometheus_name: "deallocated",
         help: "Bytes released by dealloc calls: the layout size of each block when it was freed.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
@@ -208,7 +209,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "reallocations",
-        prometheus_name: "reallocations",
         help: "Successful realloc calls by kind: grew_in_place (same pointer, larger), shrank_in_place (same pointer, smaller), moved (new pointer, the block was copied), unchanged (same pointer and size).",
         unit: Unit::Count("{reallocation}"),
         instrument: Instrument::Counter,
@@ -228,7 +228,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "reallocated",
-        prometheus_name: "reallocated",
         help: "Size changes of successful realloc calls, moved or not: direction=grow sums new - old over calls that grew a block, direction=shrink sums old - new over calls that shrank one.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
@@ -240,7 +239,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "reallocation.moved",
-        prometheus_name: "reallocation_moved",
         help: "Bytes copied by realloc calls that moved a block: min(old size, new size) per moved call.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
@@ -249,7 +247,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "failures",
-        prometheus_name: "failures",
         help: "Allocator calls that returned null: operation=alloc for alloc and alloc_zeroed, operation=realloc for realloc (whose old block stays valid and live).",
         unit: Unit::Count("{failure}"),
         instrument: Instrument::Counter,
@@ -261,7 +258,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "memory.used",
-        prometheus_name: "memory_used",
         help: "Bytes in live blocks when the sample was taken: allocated - deallocated + grown by realloc - shrunk by realloc.",
         unit: Unit::Bytes,
         instrument: Instrument::UpDownCounter,
@@ -270,7 +266,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "allocations.active",
-        prometheus_name: "allocations_active",
         help: "Live blocks when the sample was taken: allocations - deallocations.",
         unit: Unit::Count("{allocation}"),
         instrument: Instrument::UpDownCounter,
@@ -279,7 +274,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "memory.peak",
-        prometheus_name: "memory_peak",
         help: "High-water mark of live bytes since the allocator was created; may miss or overstate the true peak by less than 256 KiB per allocating thread.",
         unit: Unit::Bytes,
         instrument: Instrument::Gauge,
@@ -288,7 +282,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "memory.interval_peak",
-        prometheus_name: "memory_interval_peak",
         help: "Highest live bytes over the samples of the latest peak window (60 s by default, at least one sampling interval), so spikes between two scrapes show; same precision as the peak.",
         unit: Unit::Bytes,
         instrument: Instrument::Gauge,
@@ -297,7 +290,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "allocation.size",
-        prometheus_name: "allocation_size",
         help: "Sizes requested by successful alloc and alloc_zeroed calls, in buckets (2^(k-1), 2^k]; the sum is the allocated bytes, the count the allocations.",
         unit: Unit::Bytes,
         instrument: Instrument::Histogram,
@@ -306,7 +298,6 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "reallocation.size_change",
-        prometheus_name: "reallocation_size_change",
         help: "Size change |new - old| of each successful realloc that grew (direction=grow) or shrank (direction=shrink) a block, in buckets (2^(k-1), 2^k].",
         unit: Unit::Bytes,
         instrument: Instrument::Histogram,

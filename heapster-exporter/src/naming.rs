@@ -64,7 +64,6 @@ mod tests {
                 "{}",
                 metric.otel_name
             );
-            assert_eq!(metric.prometheus_name, metric.otel_name.replace('.', "_"));
         }
     }
 }

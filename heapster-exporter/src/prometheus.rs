@@ -229,13 +229,7 @@ fn as_f64(bound: u64) -> f64 {
 fn names(namespace: &str) -> Arc<[String]> {
     METRICS
         .iter()
-        .map(|m| {
-            if namespace.is_empty() {
-                m.prometheus_name.to_owned()
-            } else {
-                format!("{namespace}_{}", m.prometheus_name)
-            }
-        })
+        .map(|m| m.prometheus_name(namespace))
         .collect()
 }
 

@@ -164,38 +164,42 @@ fn allocation_sizes(
     (h.aggregation_temporality, h.data_points[0].clone())
 }
 
+/// Two requests of instruments on `source`, before and after the known workload (4
+/// allocations): the allocation count before, and each request's allocation-size histogram.
+fn around_the_workload(
+    source: &'static Heapster<System>,
+    temporality: Temporality,
+) -> (Exports, u64, [(i32, pm::ExponentialHistogramDataPoint); 2]) {
+    let exports = Exports::new(source, temporality);
+    let before = source.stats().allocations;
+    let first = allocation_sizes(&exports.flush());
+    let live = workload(source);
+    std::thread::sleep(Duration::from_millis(20)); // a new sample, and a later time
+    let second = allocation_sizes(&exports.flush());
+    free(source, live);
+    (exports, before, [first, second])
+}
+
 #[test]
 fn cumulative_histograms_keep_their_start_time() {
     static LOCAL: Heapster<System> = Heapster::new(System);
-    let exports = Exports::new(&LOCAL, Temporality::Cumulative);
-    let before = LOCAL.stats().allocations;
-    let (t1, h1) = allocation_sizes(&exports.flush());
-    let live = workload(&LOCAL);
-    std::thread::sleep(Duration::from_millis(20)); // a new sample, and a later time
-    let (t2, h2) = allocation_sizes(&exports.flush());
-    free(&LOCAL, live);
+    let (exports, before, [(t1, h1), (t2, h2)]) =
+        around_the_workload(&LOCAL, Temporality::Cumulative);
     let cumulative = pm::AggregationTemporality::Cumulative as i32;
     assert_eq!((t1, t2), (cumulative, cumulative));
     assert_eq!(h1.start_time_unix_nano, h2.start_time_unix_nano);
-    let created = exports
-        .heap
-        .start_time()
-        .duration_since(UNIX_EPOCH)
-        .unwrap();
-    assert_eq!(u128::from(h1.start_time_unix_nano), created.as_nanos());
+    let created = exports.heap.start_time().duration_since(UNIX_EPOCH);
+    assert_eq!(
+        u128::from(h1.start_time_unix_nano),
+        created.unwrap().as_nanos()
+    );
     assert_eq!((h1.count, h2.count), (before, before + 4));
 }
 
 #[test]
 fn a_delta_request_counts_from_the_last_delivered_export() {
     static LOCAL: Heapster<System> = Heapster::new(System);
-    let exports = Exports::new(&LOCAL, Temporality::Delta);
-    let before = LOCAL.stats().allocations;
-    let (t1, h1) = allocation_sizes(&exports.flush());
-    let live = workload(&LOCAL);
-    std::thread::sleep(Duration::from_millis(20));
-    let (t2, h2) = allocation_sizes(&exports.flush());
-    free(&LOCAL, live);
+    let (_, before, [(t1, h1), (t2, h2)]) = around_the_workload(&LOCAL, Temporality::Delta);
     let delta = pm::AggregationTemporality::Delta as i32;
     assert_eq!((t1, t2), (delta, delta));
     // Only a delivered export moves the baseline; nothing was sent here, so both requests

@@ -132,33 +132,35 @@ fn series_and_attributes_are_consistent() {
 #[test]
 fn reads_take_values_from_the_sample_and_derived_ones_from_stats_methods() {
     let mut stats = Stats::new();
-    stats.allocations = 5;
-    stats.deallocations = 2;
-    stats.allocated_bytes = 500;
-    stats.deallocated_bytes = 100;
-    stats.realloc_grown_bytes = 10;
-    stats.realloc_moved = 7;
+    // Distinct values, decreasing so that live bytes and allocations stay positive.
+    for (i, (_, value)) in (0..).zip(stats.fields_mut()) {
+        *value = 100_000 - 1_000 * i;
+    }
     stats.allocation_sizes.record(64);
     let mut sample = sample(stats);
     sample.interval_peak = 999;
-    let value = |otel_name: &str, attribute: Option<&str>| {
+    let read = |otel_name: &str, attribute: Option<&str>| {
         let metric = METRICS.iter().find(|m| m.otel_name == otel_name).unwrap();
         let series = metric
             .series
             .iter()
-            .find(|s| s.attribute_value == attribute)
-            .unwrap();
-        series.read.value(&sample)
+            .find(|s| s.attribute_value == attribute);
+        series.unwrap().read
     };
-    assert_eq!(value("reallocations", Some("moved")), Some(7));
-    assert_eq!(value("memory.used", None), Some(stats.live_bytes()));
-    assert_eq!(value("memory.used", None), Some(410));
-    assert_eq!(value("allocations.active", None), Some(3));
-    assert_eq!(value("memory.interval_peak", None), Some(999));
-    let size = METRICS
-        .iter()
-        .find(|m| m.otel_name == "allocation.size")
-        .unwrap();
-    let h = size.series[0].read.histogram(&sample);
-    assert_eq!(h.map(Histogram::count), Some(1));
+    for (name, attribute, expected) in [
+        ("allocations", None, stats.allocations),
+        ("reallocations", Some("moved"), stats.realloc_moved),
+        ("memory.used", None, stats.live_bytes()),
+        ("allocations.active", None, stats.live_allocations()),
+        ("memory.interval_peak", None, 999),
+    ] {
+        assert_ne!(expected, 0, "{name}: a value a wrong read would not give");
+        assert_eq!(
+            read(name, attribute).value(&sample),
+            Some(expected),
+            "{name}"
+        );
+    }
+    let sizes = read("allocation.size", None).histogram(&sample);
+    assert_eq!(sizes.map(Histogram::count), Some(1));
 }

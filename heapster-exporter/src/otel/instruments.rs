@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{AsyncInstrument, Meter};
+use opentelemetry::metrics::{AsyncInstrumentBuilder, Meter};
 
 use super::collection;
 use crate::catalog::{Instrument, METRICS, Metric};
@@ -154,39 +154,26 @@ impl OtelInstruments {
         let mut callback = 0u32;
         for metric in METRICS {
             let name = metric.full_otel_name(self.config.namespace());
-            let unit = metric.unit.ucum();
             let (name, handle): (String, Box<dyn Any + Send + Sync>) = match metric.instrument {
                 Instrument::Counter => {
-                    let observe = self.observer(metric, callback);
-                    let counter = meter
-                        .u64_observable_counter(name.clone())
-                        .with_unit(unit)
-                        .with_description(metric.help)
-                        .with_callback(move |o| observe(o, &|v| v))
-                        .build();
-                    (name, Box::new(counter))
+                    let builder = meter.u64_observable_counter(name.clone());
+                    let observe = self.observe(builder, metric, callback, |v| v);
+                    (name, Box::new(observe.build()))
                 }
                 Instrument::UpDownCounter => {
-                    let observe = self.observer(metric, callback);
-                    let counter = meter
-                        .i64_observable_up_down_counter(name.clone())
-                        .with_unit(unit)
-                        .with_description(metric.help)
-                        .with_callback(move |o| {
-                            observe(o, &|v| i64::try_from(v).unwrap_or(i64::MAX));
-                        })
-                        .build();
-                    (name, Box::new(counter))
+                    let builder = meter.i64_observable_up_down_counter(name.clone());
+                    let saturate = |v| i64::try_from(v).unwrap_or(i64::MAX);
+                    (
+                        name,
+                        Box::new(self.observe(builder, metric, callback, saturate).build()),
+                    )
                 }
                 Instrument::Gauge => {
-                    let observe = self.observer(metric, callback);
-                    let gauge = meter
-                        .u64_observable_gauge(name.clone())
-                        .with_unit(unit)
-                        .with_description(metric.help)
-                        .with_callback(move |o| observe(o, &|v| v))
-                        .build();
-                    (name, Box::new(gauge))
+                    let gauge = meter.u64_observable_gauge(name.clone());
+                    (
+                        name,
+                        Box::new(self.observe(gauge, metric, callback, |v| v).build()),
+                    )
                 }
                 Instrument::Histogram => {
                     // Native histograms travel with `OtlpExporter`; counters only on request.
@@ -205,13 +192,15 @@ impl OtelInstruments {
         registration
     }
 
-    /// A callback body for a counter or gauge: observes every series of `metric` from the
-    /// collection's sample, converted by `convert`.
-    fn observer<T>(
+    /// `builder` with the metric's unit and description, and a callback that observes every
+    /// series of `metric` from the collection's sample, converted by `convert`.
+    fn observe<'a, I, T: 'static>(
         &self,
+        builder: AsyncInstrumentBuilder<'a, I, T>,
         metric: &'static Metric,
         callback: u32,
-    ) -> impl Fn(&dyn AsyncInstrument<T>, &dyn Fn(u64) -> T) + Send + Sync + 'static {
+        convert: fn(u64) -> T,
+    ) -> AsyncInstrumentBuilder<'a, I, T> {
         let sampler = Arc::clone(&self.sampler);
         let owner = self.id;
         let attributes: Vec<Vec<KeyValue>> = metric
@@ -219,14 +208,17 @@ impl OtelInstruments {
             .iter()
             .map(|s| self.attributes(metric, s.attribute_value))
             .collect();
-        move |observer, convert| {
-            let sample = collection::for_callback(owner, callback, &sampler);
-            for (series, attributes) in metric.series.iter().zip(&attributes) {
-                if let Some(value) = series.read.value(&sample) {
-                    observer.observe(convert(value), attributes);
+        builder
+            .with_unit(metric.unit.ucum())
+            .with_description(metric.help)
+            .with_callback(move |observer| {
+                let sample = collection::for_callback(owner, callback, &sampler);
+                for (series, attributes) in metric.series.iter().zip(&attributes) {
+                    if let Some(value) = series.read.value(&sample) {
+                        observer.observe(convert(value), attributes);
+                    }
                 }
-            }
-        }
+            })
     }
 
     fn register_buckets(

@@ -96,33 +96,25 @@ pub fn seen(resource_metrics: &[ResourceMetrics]) -> BTreeMap<String, Seen> {
     let last = resource_metrics.last().expect("one export");
     for scope in last.scope_metrics() {
         for m in scope.metrics() {
+            let sum_kind = |monotonic| if monotonic { "counter" } else { "updown" };
             let (kind, points): (&'static str, BTreeMap<_, _>) = match m.data() {
                 AggregatedMetrics::U64(MetricData::Sum(s)) => (
-                    if s.is_monotonic() {
-                        "counter"
-                    } else {
-                        "updown"
-                    },
+                    sum_kind(s.is_monotonic()),
                     s.data_points()
                         .map(|p| (attrs(p.attributes()), p.value()))
                         .collect(),
                 ),
-                AggregatedMetrics::I64(MetricData::Sum(s)) => (
-                    if s.is_monotonic() {
-                        "counter"
-                    } else {
-                        "updown"
-                    },
-                    s.data_points()
-                        .map(|p| (attrs(p.attributes()), u64::try_from(p.value()).unwrap()))
-                        .collect(),
-                ),
-                AggregatedMetrics::U64(MetricData::Gauge(g)) => (
-                    "gauge",
-                    g.data_points()
-                        .map(|p| (attrs(p.attributes()), p.value()))
-                        .collect(),
-                ),
+                AggregatedMetrics::I64(MetricData::Sum(s)) => {
+                    let value = |v: i64| u64::try_from(v).unwrap();
+                    let points = s
+                        .data_points()
+                        .map(|p| (attrs(p.attributes()), value(p.value())));
+                    (sum_kind(s.is_monotonic()), points.collect())
+                }
+                AggregatedMetrics::U64(MetricData::Gauge(g)) => {
+                    let points = g.data_points().map(|p| (attrs(p.attributes()), p.value()));
+                    ("gauge", points.collect())
+                }
                 other => panic!("{}: unexpected data {other:?}", m.name()),
             };
             out.insert(
