@@ -22,12 +22,14 @@ use std::alloc::System;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fastrand::Rng;
 use heapster::{Heapster, Stats};
-use heapster_exporter::{HeapsterExporter, HeapsterExporterBuilder};
+use heapster_exporter::ExporterBuilder;
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
@@ -35,73 +37,40 @@ static GLOBAL: Heapster<System> = Heapster::new(System);
 const USAGE: &str =
     "usage: demo [--port PORT] [--duration SECS] [--every SECS] [--leak] [--failures]";
 
+#[path = "cli.rs"]
+mod cli;
+
 struct Args {
-    port: u16,
-    duration: Option<Duration>,
+    common: cli::Common,
     every: Duration,
     leak: bool,
     failures: bool,
 }
 
-fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
-    v.parse::<f64>()
-        .map_err(|e| e.to_string())
-        .and_then(|s| Duration::try_from_secs_f64(s).map_err(|e| e.to_string()))
-        .map_err(|e| format!("{flag} {v:?}: {e}"))
-}
-
 fn parse_args() -> Result<Args, String> {
-    let mut parsed = Args {
-        port: HeapsterExporterBuilder::DEFAULT_LISTEN_ADDR.port(),
-        duration: None,
-        every: Duration::from_secs(5),
-        leak: false,
-        failures: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                parsed.port = v.parse().map_err(|e| format!("--port {v:?}: {e}"))?;
-            }
-            "--duration" => parsed.duration = Some(seconds("--duration", &value("--duration")?)?),
-            "--every" => {
-                parsed.every =
-                    seconds("--every", &value("--every")?)?.max(Duration::from_millis(100));
-            }
-            "--leak" => parsed.leak = true,
-            "--failures" => parsed.failures = true,
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+    let (mut every, mut leak, mut failures) = (Duration::from_secs(5), false, false);
+    let default_port = ExporterBuilder::DEFAULT_LISTEN_ADDR.port();
+    let common = cli::parse_args(USAGE, default_port, |flag, value| {
+        match flag {
+            "--every" => every = cli::seconds(flag, &value()?)?.max(Duration::from_millis(100)),
+            "--leak" => leak = true,
+            "--failures" => failures = true,
+            _ => return Ok(false),
         }
-    }
-    Ok(parsed)
+        Ok(true)
+    })?;
+    Ok(Args {
+        common,
+        every,
+        leak,
+        failures,
+    })
 }
 
-/// xorshift64*: enough randomness for a workload, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A value in `lo..hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo) as u64) as usize
-    }
-
-    /// A size between `lo` and `hi`, spread evenly over powers of two (log-uniform).
-    fn size(&mut self, lo: usize, hi: usize) -> usize {
-        let (a, b) = (lo.ilog2(), hi.ilog2());
-        let k = a + (self.next() % u64::from(b - a + 1)) as u32;
-        self.range(1 << k, (2usize << k).min(hi + 1)).max(lo)
-    }
+/// A size between `lo` and `hi`, spread evenly over powers of two (log-uniform).
+fn size(rng: &mut Rng, lo: usize, hi: usize) -> usize {
+    let k = rng.u32(lo.ilog2()..=hi.ilog2());
+    rng.usize(1 << k..(2usize << k).min(hi + 1)).max(lo)
 }
 
 /// What the workers share.
@@ -115,19 +84,19 @@ struct Shared {
 
 /// One fake request: parse, build a body, render a response.
 fn handle_request(rng: &mut Rng, request: u64) -> usize {
-    let path = format!("/api/v1/items/{}", rng.next() % 10_000);
+    let path = format!("/api/v1/items/{}", rng.u64(..10_000));
     let mut headers: HashMap<String, String> = HashMap::new();
-    for i in 0..rng.range(3, 12) {
-        let value = "x".repeat(rng.size(8, 256));
+    for i in 0..rng.usize(3..12) {
+        let value = "x".repeat(size(rng, 8, 256));
         headers.insert(format!("x-header-{i}"), value);
     }
     // A body read in chunks: grows by reallocation.
     let mut body: Vec<u8> = Vec::new();
-    for _ in 0..rng.range(1, 64) {
-        body.extend_from_slice(&[b'a'; 97][..rng.range(1, 97)]);
+    for _ in 0..rng.usize(1..64) {
+        body.extend_from_slice(&[b'a'; 97][..rng.usize(1..97)]);
     }
     // A response buffer sized for the worst case, then shrunk to what was written.
-    let mut response: Vec<u8> = Vec::with_capacity(rng.size(4096, 65536));
+    let mut response: Vec<u8> = Vec::with_capacity(size(rng, 4096, 65536));
     write!(
         response,
         "200 OK {path} request {request} headers {}",
@@ -141,7 +110,7 @@ fn handle_request(rng: &mut Rng, request: u64) -> usize {
 }
 
 fn worker(shared: &Shared, seed: u64) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::with_seed(seed);
     let mut cache: HashMap<u64, Vec<u8>> = HashMap::new();
     let mut recent: VecDeque<u64> = VecDeque::new();
     let mut cache_limit = 64;
@@ -164,8 +133,8 @@ fn worker(shared: &Shared, seed: u64) {
 
         // The cache fills up to a limit that itself moves, and is trimmed back.
         if request.is_multiple_of(8) {
-            let key = rng.next();
-            cache.insert(key, vec![1u8; rng.size(512, 256 << 10)]);
+            let key = rng.u64(..);
+            cache.insert(key, vec![1u8; size(&mut rng, 512, 256 << 10)]);
             recent.push_back(key);
         }
         if cache.len() > cache_limit {
@@ -176,11 +145,11 @@ fn worker(shared: &Shared, seed: u64) {
             }
             recent.shrink_to_fit();
             cache.shrink_to_fit();
-            cache_limit = rng.range(16, 256);
+            cache_limit = rng.usize(16..256);
         }
 
         if shared.leak && request.is_multiple_of(32) {
-            let session = format!("session-{seed}-{request}-{:0>400}", rng.next());
+            let session = format!("session-{seed}-{request}-{:0>400}", rng.u64(..));
             shared
                 .leaked_sessions
                 .lock()
@@ -251,23 +220,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(2);
         }
     };
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-    let exporter = match HeapsterExporter::builder(&GLOBAL)
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.common.port));
+    let handle = match ExporterBuilder::new(&GLOBAL)
         .with_http_listener(addr)
         .install()
     {
-        Ok(exporter) => exporter,
+        Ok(handle) => handle,
         Err(e) => {
             eprintln!("{e} (is another program on {addr}? --port 0 picks any free port)");
             std::process::exit(1);
         }
     };
-    let url = exporter.url();
+    let url = handle.url();
     // The first line is the URL alone, for scripts and tests.
     println!("{url}");
     println!(
         "heapster demo: serving metrics at {url}; {}{}{}",
-        match args.duration {
+        match args.common.duration {
             Some(d) => format!("stopping after {} s or on Ctrl-C", d.as_secs_f64()),
             None => "Ctrl-C stops".to_owned(),
         },
@@ -297,46 +266,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let started = Instant::now();
     let mut last = (started, GLOBAL.stats());
     let mut reports = 0;
-    runtime.block_on(async {
-        let deadline = async {
-            match args.duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(deadline);
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        let mut health = tokio::time::interval(Duration::from_secs(1));
-        let mut ticks =
-            tokio::time::interval_at(tokio::time::Instant::now() + args.every, args.every);
-        loop {
-            tokio::select! {
-                _ = &mut ctrl_c => {
-                    eprintln!("interrupted");
-                    break;
-                }
-                () = &mut deadline => break,
-                _ = ticks.tick() => print_report(&url, started, &mut last, &mut reports),
-                // A worker that stopped on its own panicked: stop, and report it below.
-                _ = health.tick() => if workers.iter().any(|w| w.is_finished()) {
-                    break;
-                },
-            }
+    cli::run_until_stopped(args.common.duration, args.every, || {
+        // A worker that stopped on its own panicked: stop, and report it below.
+        if workers.iter().any(|w| w.is_finished()) {
+            return ControlFlow::Break(());
         }
-    });
+        print_report(&url, started, &mut last, &mut reports);
+        ControlFlow::Continue(())
+    })?;
 
     shared.stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.join().map_err(|_| "a worker panicked")?;
     }
-    exporter.shutdown()?;
+    handle.shutdown()?;
     let leaked = shared
         .leaked_sessions
         .lock()

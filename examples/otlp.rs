@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use heapster::Heapster;
 use heapster_exporter::opentelemetry::metrics::MeterProvider as _;
 use heapster_exporter::opentelemetry_sdk::metrics::SdkMeterProvider;
-use heapster_exporter::otel::{OtelInstruments, OtlpExporter};
+use heapster_exporter::otel::{OtelInstruments, OtlpExporterBuilder};
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let duration = parse_args()?;
 
     let heap = OtelInstruments::new(&GLOBAL);
-    let exporter = OtlpExporter::builder(&heap).from_env()?.build()?;
+    let exporter = OtlpExporterBuilder::new(&heap).from_env()?.build()?;
     let endpoint = exporter.endpoint();
     let status = exporter.status();
     let provider = SdkMeterProvider::builder()

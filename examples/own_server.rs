@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpStream};
 
 use bytes::Bytes;
 use heapster::Heapster;
-use heapster_exporter::{HeapsterExporter, MetricsHandler};
+use heapster_exporter::{ExporterBuilder, MetricsHandler};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -54,7 +54,7 @@ fn get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve = std::env::args().any(|a| a == "--serve");
     // The parts, without the built-in server: sampler, collector, renderer, handler.
-    let parts = HeapsterExporter::builder(&GLOBAL).build()?;
+    let parts = ExporterBuilder::new(&GLOBAL).build();
     let metrics = parts.handler;
 
     let listener = TcpListener::bind("127.0.0.1:0").await?;

@@ -16,51 +16,21 @@ use std::alloc::System;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use heapster::Heapster;
-use heapster_exporter::HeapsterExporter;
+use heapster_exporter::ExporterBuilder;
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
 
-struct Args {
-    port: u16,
-    duration: Option<Duration>,
-}
+#[path = "cli.rs"]
+mod cli;
 
-fn parse_args() -> Result<Args, String> {
-    let mut port = match std::env::var("HEAPSTER_PORT") {
-        Ok(p) => p.parse().map_err(|e| format!("HEAPSTER_PORT={p:?}: {e}"))?,
-        Err(_) => 0,
-    };
-    let mut duration = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                port = v.parse().map_err(|e| format!("--port {v:?}: {e}"))?;
-            }
-            "--duration" => {
-                let v = value("--duration")?;
-                let secs: f64 = v.parse().map_err(|e| format!("--duration {v:?}: {e}"))?;
-                duration = Some(
-                    Duration::try_from_secs_f64(secs)
-                        .map_err(|e| format!("--duration {v:?}: {e}"))?,
-                );
-            }
-            "-h" | "--help" => {
-                return Err("usage: serve [--port PORT] [--duration SECS]".to_owned());
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
-        }
-    }
-    Ok(Args { port, duration })
-}
+const USAGE: &str = "usage: serve [--port PORT] [--duration SECS]";
 
 /// The known workload; stops when `stop` is set.
 fn workload(stop: &AtomicBool) {
@@ -91,11 +61,15 @@ fn workload(stop: &AtomicBool) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
-    let exporter = HeapsterExporter::builder(&GLOBAL)
+    let port = match std::env::var("HEAPSTER_PORT") {
+        Ok(p) => p.parse().map_err(|e| format!("HEAPSTER_PORT={p:?}: {e}"))?,
+        Err(_) => 0,
+    };
+    let args = cli::parse_args(USAGE, port, |_, _| Ok(false))?;
+    let handle = ExporterBuilder::new(&GLOBAL)
         .with_http_listener(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
         .install()?;
-    println!("{}", exporter.url());
+    println!("{}", handle.url());
     std::io::stdout().flush()?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -103,26 +77,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || workload(&stop))
     };
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let deadline = async {
-            match args.duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => eprintln!("interrupted"),
-            () = deadline => {}
+    // A workload that stopped on its own panicked: stop, and report it below.
+    cli::run_until_stopped(args.duration, Duration::from_secs(1), || {
+        if worker.is_finished() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-    });
+    })?;
 
     stop.store(true, Ordering::Relaxed);
     worker.join().map_err(|_| "the workload panicked")?;
-    exporter.shutdown()?;
+    handle.shutdown()?;
     let stats = GLOBAL.stats();
     eprintln!(
         "stopped after {} allocations, {} live bytes, peak {} bytes",

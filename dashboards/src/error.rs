@@ -9,6 +9,13 @@ pub enum Error {
     Yaml(yaml_rust2::ScanError),
     /// The file parses, but is not shaped like a dashboard or a rules file.
     Format(String),
+    /// An expression is not valid PromQL.
+    Promql {
+        /// The expression.
+        expr: String,
+        /// What the parser reported.
+        message: String,
+    },
 }
 
 impl std::fmt::Display for Error {
@@ -17,6 +24,7 @@ impl std::fmt::Display for Error {
             Self::Json(_) => f.write_str("the dashboard is not valid JSON"),
             Self::Yaml(_) => f.write_str("the rules file is not valid YAML"),
             Self::Format(what) => f.write_str(what),
+            Self::Promql { expr, message } => write!(f, "not valid PromQL: {message}: {expr}"),
         }
     }
 }
@@ -26,7 +34,7 @@ impl std::error::Error for Error {
         match self {
             Self::Json(e) => Some(e),
             Self::Yaml(e) => Some(e),
-            Self::Format(_) => None,
+            Self::Format(_) | Self::Promql { .. } => None,
         }
     }
 }

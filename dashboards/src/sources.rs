@@ -156,7 +156,7 @@ pub fn dashboard_queries(dashboard: &str) -> Result<Vec<Query>, Error> {
         if kind != "query" {
             continue;
         }
-        if let Some(selector) = promql::variable_query_selector(&query) {
+        if let Some((Some(selector), _)) = promql::variable_query(&query) {
             queries.push(Query {
                 origin: Origin::Variable { name },
                 expr: selector,

@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use heapster_dashboards::{
-    DASHBOARD_JSON, Origin, RULES_YAML, Variables, dashboard_panels, dashboard_queries,
-    dashboard_variables, metric_names, rules,
+    DASHBOARD_JSON, Origin, Query, RULES_YAML, Variables, dashboard_panels, dashboard_queries,
+    dashboard_variables, metric_names, rules, selectors, variable_query,
 };
-use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS, otel_to_prometheus};
+use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS};
+use heapster_exporter::naming::otel_to_prometheus;
 
 /// The Prometheus names of the catalog, with their instrument.
 fn catalog() -> BTreeMap<String, Instrument> {
@@ -18,14 +19,19 @@ fn catalog() -> BTreeMap<String, Instrument> {
         .collect()
 }
 
-fn vars() -> Variables {
+/// Grafana's built-in variables, which stand where PromQL needs a duration.
+fn builtins() -> Variables {
     Variables::new()
-        .with("datasource", "prometheus")
-        .with("job", "api")
-        .with("instance", "a:9000")
         .with("__rate_interval", "1m")
         .with("__interval", "15s")
         .with("__range", "1h")
+}
+
+fn vars() -> Variables {
+    builtins()
+        .with("datasource", "prometheus")
+        .with("job", "api")
+        .with("instance", "a:9000")
 }
 
 /// The Prometheus name of the per-bucket counter that heapster-exporter's OpenTelemetry
@@ -60,6 +66,15 @@ fn catalog_metric(name: &str, catalog: &BTreeMap<String, Instrument>) -> Option<
     })
 }
 
+/// Every query of the dashboard and of the rules file.
+fn all_queries() -> impl Iterator<Item = Query> {
+    let rules = rules(RULES_YAML).unwrap().into_iter().map(|r| r.query);
+    dashboard_queries(DASHBOARD_JSON)
+        .unwrap()
+        .into_iter()
+        .chain(rules)
+}
+
 fn recorded_names() -> BTreeSet<String> {
     rules(RULES_YAML)
         .unwrap()
@@ -78,19 +93,15 @@ fn every_metric_used_exists() {
     let catalog = catalog();
     assert_eq!(catalog.len(), METRICS.len(), "duplicate Prometheus names");
     let recorded = recorded_names();
-    let queries = dashboard_queries(DASHBOARD_JSON)
-        .unwrap()
-        .into_iter()
-        .chain(rules(RULES_YAML).unwrap().into_iter().map(|r| r.query));
     let mut checked = 0;
-    for query in queries {
+    for query in all_queries() {
         let expr = vars().substitute(&query.expr);
         assert!(
             Variables::unresolved(&expr).is_empty(),
             "{}: unknown variable in {expr}",
             query.origin
         );
-        let names = metric_names(&expr);
+        let names = metric_names(&expr).unwrap_or_else(|e| panic!("{}: {e}", query.origin));
         assert!(
             !names.is_empty(),
             "{}: selects no metric: {expr}",
@@ -120,7 +131,7 @@ fn every_catalog_metric_is_on_a_panel() {
     let mut on_panels = BTreeSet::new();
     for query in dashboard_queries(DASHBOARD_JSON).unwrap() {
         if matches!(query.origin, Origin::Panel { .. }) {
-            for name in metric_names(&vars().substitute(&query.expr)) {
+            for name in metric_names(&vars().substitute(&query.expr)).unwrap() {
                 on_panels.extend(catalog_metric(&name, &catalog));
             }
         }
@@ -143,22 +154,20 @@ fn histogram_queries_work_for_classic_and_native_histograms() {
         .map(|(name, _)| name)
         .collect();
     let counters = bucket_counters();
-    let queries = dashboard_queries(DASHBOARD_JSON)
-        .unwrap()
-        .into_iter()
-        .chain(rules(RULES_YAML).unwrap().into_iter().map(|r| r.query));
     let mut histogram_queries = 0;
-    for query in queries {
+    for query in all_queries() {
+        let expr = vars().substitute(&query.expr);
+        let selectors = selectors(&expr).unwrap();
+        assert!(
+            selectors
+                .iter()
+                .flat_map(|s| &s.matchers)
+                .all(|m| m.label != "le"),
+            "{}: hard-coded le in {expr}",
+            query.origin
+        );
         let compact: String = query.expr.split_whitespace().collect();
-        for bad in ["le=", "le!=", "le=~", "le!~"] {
-            assert!(
-                !compact.contains(&format!("{{{bad}")) && !compact.contains(&format!(",{bad}")),
-                "{}: hard-coded le in {}",
-                query.origin,
-                query.expr
-            );
-        }
-        let names = metric_names(&query.expr);
+        let names: BTreeSet<String> = selectors.into_iter().filter_map(|s| s.name).collect();
         for h in &histograms {
             let forms = [
                 ("native", names.contains(h)),
@@ -241,31 +250,89 @@ fn every_panel_is_documented_and_uses_the_datasource_variable() {
     }
 }
 
-/// A datasource variable of type prometheus, and job and instance variables read from heapster's
-/// own metric.
-#[test]
-fn template_variables() {
+/// The query of dashboard variable `name` as `(selector, label)` of its `label_values`.
+fn variable(name: &str) -> (Option<String>, String) {
     let variables = dashboard_variables(DASHBOARD_JSON).unwrap();
-    let find = |name: &str| {
-        variables
+    let (_, kind, query) = variables
+        .iter()
+        .find(|(n, _, _)| n == name)
+        .unwrap_or_else(|| panic!("no ${name} variable"));
+    assert_eq!(kind, "query", "${name}");
+    variable_query(query).unwrap_or_else(|| panic!("${name}: not label_values(...): {query}"))
+}
+
+/// A datasource variable of type prometheus; `$job` lists the `job` label of a catalog metric,
+/// and `$instance` the `instance` label of a catalog metric within the chosen jobs.
+#[test]
+fn template_variables_read_heapsters_own_metrics() {
+    let variables = dashboard_variables(DASHBOARD_JSON).unwrap();
+    let datasource = variables.iter().find(|(n, _, _)| n == "datasource");
+    let datasource = datasource.map(|(_, kind, query)| (kind.as_str(), query.as_str()));
+    assert_eq!(datasource, Some(("datasource", "prometheus")));
+    let catalog = catalog();
+    for (name, label, filters) in [
+        ("job", "job", &[][..]),
+        ("instance", "instance", &["job"][..]),
+    ] {
+        let (selector, got_label) = variable(name);
+        assert_eq!(got_label, label, "${name} lists the {label} label");
+        let selector = selector.unwrap_or_else(|| panic!("${name}: no selector"));
+        let parsed = selectors(&selector).unwrap_or_else(|e| panic!("${name}: {e}"));
+        let [only] = parsed.as_slice() else {
+            panic!("${name}: one selector expected in {selector}");
+        };
+        let metric = only.name.as_deref().unwrap_or_default();
+        assert!(
+            catalog.contains_key(metric),
+            "${name}: {metric} is not a catalog metric"
+        );
+        let matched: Vec<_> = only
+            .matchers
             .iter()
-            .find(|(n, _, _)| n == name)
-            .unwrap_or_else(|| panic!("no ${name} variable"))
-    };
-    let (_, kind, query) = find("datasource");
-    assert_eq!(
-        (kind.as_str(), query.as_str()),
-        ("datasource", "prometheus")
-    );
-    let (_, kind, query) = find("job");
-    assert_eq!(kind, "query");
-    assert_eq!(query, "label_values(heapster_allocations_total, job)");
-    let (_, kind, query) = find("instance");
-    assert_eq!(kind, "query");
-    assert_eq!(
-        query,
-        r#"label_values(heapster_allocations_total{job=~"$job"}, instance)"#
-    );
+            .map(|m| (m.label.as_str(), m.op, m.value.as_str()))
+            .collect();
+        let expected: Vec<_> = filters
+            .iter()
+            .map(|&f| (f, "=~", format!("${f}")))
+            .collect();
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(l, op, v)| (*l, *op, v.as_str()))
+            .collect();
+        assert_eq!(
+            matched, expected,
+            "${name}: filtered by the variables before it"
+        );
+    }
+}
+
+/// Every selector of every panel keeps to the chosen jobs and instances: `job=~"$job"` and
+/// `instance=~"$instance"`, read from the parsed expression.
+#[test]
+fn every_panel_selector_filters_by_job_and_instance() {
+    let panel_queries = dashboard_queries(DASHBOARD_JSON)
+        .unwrap()
+        .into_iter()
+        .filter(|q: &Query| matches!(q.origin, Origin::Panel { .. }));
+    let mut checked = 0;
+    for query in panel_queries {
+        let expr = builtins().substitute(&query.expr);
+        for selector in selectors(&expr).unwrap_or_else(|e| panic!("{}: {e}", query.origin)) {
+            for label in ["job", "instance"] {
+                let filtered = selector
+                    .matchers
+                    .iter()
+                    .any(|m| m.label == label && m.op == "=~" && m.value == format!("${label}"));
+                assert!(
+                    filtered,
+                    "{}: {:?} lacks {label}=~\"${label}\"",
+                    query.origin, selector.name
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} selectors checked");
 }
 
 /// Alerts carry a summary and a description; recorded names follow the

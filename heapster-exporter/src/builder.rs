@@ -1,4 +1,6 @@
-//! [`HeapsterExporter::builder`]: the one-line setup, and the parts for people who wire their own.
+//! [`ExporterBuilder`]: the entry point. [`install`](ExporterBuilder::install) starts the
+//! `/metrics` endpoint; [`build`](ExporterBuilder::build) returns the [`ExporterParts`] for
+//! people who wire their own server, registry or OpenTelemetry pipeline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 #[cfg(feature = "prometheus")]
 use prometheus_client::registry::Registry;
 
+use crate::config::Config;
 use crate::error::Error;
 #[cfg(feature = "prometheus")]
 use crate::exposition::Renderer;
@@ -17,15 +20,17 @@ use crate::handle::ExporterHandle;
 #[cfg(feature = "http")]
 use crate::http::MetricsHandler;
 #[cfg(feature = "prometheus")]
-use crate::prometheus::{CollectorOptions, PrometheusCollector};
+use crate::prometheus::PrometheusCollector;
 use crate::sampler::Sampler;
 use crate::source::Source;
 
-/// The entry point: [`HeapsterExporter::builder`].
+/// Configures heapster's exporter: one sampler and one [`Config`] for every reader. Finish
+/// with [`install`](Self::install) (start the `/metrics` endpoint) or [`build`](Self::build)
+/// (get the parts). Fallible setters validate at once.
 ///
 /// ```no_run
 /// use heapster::Heapster;
-/// use heapster_exporter::HeapsterExporter;
+/// use heapster_exporter::{Config, ExporterBuilder};
 /// use std::alloc::System;
 ///
 /// #[global_allocator]
@@ -33,61 +38,51 @@ use crate::source::Source;
 ///
 /// # #[cfg(feature = "http")]
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     let exporter = HeapsterExporter::builder(&GLOBAL)
+///     let handle = ExporterBuilder::new(&GLOBAL)
+///         .with_config(Config::new().with_constant_label("service", "api")?)
 ///         .with_http_listener("127.0.0.1:9000".parse()?)
 ///         .install()?;
-///     println!("serving {}", exporter.url());
+///     println!("serving {}", handle.url());
 ///     Ok(())
 /// }
 /// # #[cfg(not(feature = "http"))]
 /// # fn main() {}
 /// ```
 #[derive(Debug)]
-pub struct HeapsterExporter(());
-
-impl HeapsterExporter {
-    /// A builder for an exporter of `source`, usually `&GLOBAL`, the `Heapster` global allocator.
-    pub fn builder(source: impl Source) -> HeapsterExporterBuilder {
-        HeapsterExporterBuilder {
-            sampler: Sampler::new(source),
-            #[cfg(feature = "prometheus")]
-            collector: CollectorOptions::default(),
-            #[cfg(feature = "prometheus")]
-            registry: None,
-            #[cfg(feature = "http")]
-            listen: HeapsterExporterBuilder::DEFAULT_LISTEN_ADDR,
-        }
-    }
-}
-
-/// Configures an exporter; finish with [`install`](Self::install) (start the endpoint) or
-/// [`build`](Self::build) (get the parts). Fallible setters validate at once.
-#[derive(Debug)]
 #[must_use = "a builder does nothing until `install` or `build`"]
-pub struct HeapsterExporterBuilder {
+pub struct ExporterBuilder {
     sampler: Sampler,
-    #[cfg(feature = "prometheus")]
-    collector: CollectorOptions,
+    config: Config,
     #[cfg(feature = "prometheus")]
     registry: Option<Registry>,
     #[cfg(feature = "http")]
     listen: SocketAddr,
 }
 
-/// What [`HeapsterExporterBuilder::build`] makes: one sampler and everything that reads it.
+/// The builder's old name.
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to `ExporterBuilder`; start with `ExporterBuilder::new`"
+)]
+pub type HeapsterExporterBuilder = ExporterBuilder;
+
+/// What [`ExporterBuilder::build`] makes: one sampler, one configuration, and everything that
+/// reads them. Cloning is cheap; clones share the sampler.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ExporterParts {
     /// The sampler every reader shares. Nothing samples on a timer until you run
     /// [`Sampler::run`](crate::Sampler::run) (or install the endpoint); scrapes sample on demand.
     pub sampler: Arc<Sampler>,
+    /// The settings every reader uses.
+    pub config: Config,
     /// The collector; already registered in [`registry`](Self::registry). Register a clone
     /// into another registry of yours if you serve that one.
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub collector: PrometheusCollector,
     /// The registry holding the collector (yours, if you passed one with
-    /// [`with_registry`](HeapsterExporterBuilder::with_registry)).
+    /// [`with_registry`](ExporterBuilder::with_registry)).
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub registry: Arc<Registry>,
@@ -101,14 +96,35 @@ pub struct ExporterParts {
     pub handler: MetricsHandler,
 }
 
-impl HeapsterExporterBuilder {
+impl ExporterBuilder {
     /// The default listen address: `127.0.0.1:9000`, loopback only.
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub const DEFAULT_LISTEN_ADDR: SocketAddr =
         SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9000);
 
-    /// Sets the sampling interval (default 1 s, range 10 ms to 1 h), see [`Sampler`].
+    /// A builder for an exporter of `source`, usually `&GLOBAL`, the `Heapster` global
+    /// allocator, with the default [`Config`].
+    pub fn new(source: impl Source) -> Self {
+        Self {
+            sampler: Sampler::new(source),
+            config: Config::new(),
+            #[cfg(feature = "prometheus")]
+            registry: None,
+            #[cfg(feature = "http")]
+            listen: Self::DEFAULT_LISTEN_ADDR,
+        }
+    }
+
+    /// Sets the namespace, histogram bounds, constant labels and native-histogram setting
+    /// that every reader uses, Prometheus and OpenTelemetry alike.
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the sampling interval (default 1 s, range 10 ms to 1 h), see
+    /// [`Sampler::with_interval`].
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] outside the range.
@@ -125,39 +141,6 @@ impl HeapsterExporterBuilder {
     pub fn with_peak_window(mut self, window: Duration) -> Result<Self, Error> {
         self.sampler = self.sampler.with_peak_window(window)?;
         Ok(self)
-    }
-
-    /// Sets the metric namespace (default `heapster`), see
-    /// [`PrometheusCollector::with_namespace`].
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] for a name Prometheus does not accept.
-    #[cfg(feature = "prometheus")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-    pub fn with_namespace(mut self, namespace: &str) -> Result<Self, Error> {
-        self.collector.namespace(namespace)?;
-        Ok(self)
-    }
-
-    /// Sets the classic histogram bounds (default 8 B to 1 GiB), see
-    /// [`PrometheusCollector::with_classic_buckets`].
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] unless both are powers of two, lowest first.
-    #[cfg(feature = "prometheus")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-    pub fn with_classic_buckets(mut self, lowest: u64, highest: u64) -> Result<Self, Error> {
-        self.collector.classic_buckets(lowest, highest)?;
-        Ok(self)
-    }
-
-    /// Whether histograms carry native buckets (default `true`), see
-    /// [`PrometheusCollector::with_native_histograms`].
-    #[cfg(feature = "prometheus")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-    pub fn with_native_histograms(mut self, native: bool) -> Self {
-        self.collector.native_histograms(native);
-        self
     }
 
     /// Registers the collector into `registry` (with its prefix and labels) and serves that
@@ -178,39 +161,39 @@ impl HeapsterExporterBuilder {
         self
     }
 
-    /// The parts, for wiring your own server or registry. Starts nothing.
-    ///
-    /// # Errors
-    /// None today; the signature leaves room for settings checked only here.
-    pub fn build(self) -> Result<ExporterParts, Error> {
+    /// The parts, for wiring your own server, registry or OpenTelemetry pipeline. Starts
+    /// nothing.
+    pub fn build(self) -> ExporterParts {
         let sampler = Arc::new(self.sampler);
         #[cfg(feature = "prometheus")]
         let (collector, registry, renderer) = {
-            let collector = self.collector.collector(Arc::clone(&sampler));
+            let collector =
+                PrometheusCollector::new(Arc::clone(&sampler)).with_config(self.config.clone());
             let mut registry = self.registry.unwrap_or_default();
             collector.register(&mut registry);
             let registry = Arc::new(registry);
             let renderer = Renderer::new(Arc::clone(&registry));
             (collector, registry, renderer)
         };
-        Ok(ExporterParts {
+        ExporterParts {
             #[cfg(feature = "http")]
             handler: MetricsHandler::new(renderer.clone()),
             sampler,
+            config: self.config,
             #[cfg(feature = "prometheus")]
             collector,
             #[cfg(feature = "prometheus")]
             registry,
             #[cfg(feature = "prometheus")]
             renderer,
-        })
+        }
     }
 
     /// Binds the listener, then serves `/metrics` and samples every interval on a background
     /// thread of its own (`heapster-exporter`, with a single-threaded tokio runtime), whether
     /// or not the program has a runtime. Returns once the listener is bound.
     ///
-    /// Dropping the returned handle leaves the exporter running until the process exits;
+    /// Dropping the returned handle leaves the endpoint running until the process exits;
     /// [`ExporterHandle::shutdown`] stops it gracefully.
     ///
     /// # Errors
@@ -220,7 +203,17 @@ impl HeapsterExporterBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn install(self) -> Result<ExporterHandle, Error> {
         let listen = self.listen;
-        let parts = self.build()?;
-        ExporterHandle::start(listen, parts)
+        ExporterHandle::start(listen, self.build())
+    }
+}
+
+impl ExporterParts {
+    /// OpenTelemetry instruments that read the same sampler with the same [`Config`], so both
+    /// paths serve the same samples and names.
+    #[cfg(feature = "otel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+    pub fn otel_instruments(&self) -> crate::otel::OtelInstruments {
+        crate::otel::OtelInstruments::from_sampler(Arc::clone(&self.sampler))
+            .with_config(self.config.clone())
     }
 }

@@ -1,8 +1,9 @@
 //! The metric catalog: every exported metric defined once, in [`METRICS`].
 //!
-//! The Prometheus collector, the README's metric list and the tests iterate this table; the
-//! OpenTelemetry instruments will too. A [`Stats`](heapster::Stats) field that is neither read
-//! by a metric nor listed in [`NOT_EXPORTED`] fails a test.
+//! The Prometheus collector, the OpenTelemetry instruments, the README's metric list and the
+//! dashboard tests iterate this table. Each series reads the [`Sample`] through a function
+//! that the compiler checks; a [`Stats`](heapster::Stats) field that changes no metric and is
+//! not listed in [`NOT_EXPORTED`] fails a test.
 
 use heapster::Histogram;
 
@@ -31,16 +32,6 @@ impl Instrument {
     #[must_use]
     pub const fn is_monotonic(self) -> bool {
         matches!(self, Self::Counter)
-    }
-
-    /// The Prometheus type name.
-    #[must_use]
-    pub const fn prometheus_type(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::UpDownCounter | Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
-        }
     }
 }
 
@@ -73,66 +64,38 @@ impl Unit {
     }
 }
 
-/// How a series' value is read from a [`Sample`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How a series' value is read from a [`Sample`]: a function the compiler checks, over a
+/// `Stats` field, a `Stats` method (for derived values) or a field of the `Sample`.
+#[derive(Clone, Copy, Debug)]
 pub enum Read {
-    /// A counter or gauge field of [`Stats`](heapster::Stats), by name.
-    Field(&'static str),
-    /// [`Stats::live_bytes`](heapster::Stats::live_bytes).
-    LiveBytes,
-    /// [`Stats::live_allocations`](heapster::Stats::live_allocations).
-    LiveAllocations,
-    /// [`Sample::interval_peak`].
-    IntervalPeak,
-    /// A histogram field of [`Stats`](heapster::Stats), by name.
-    Histogram(&'static str),
+    /// A counter or gauge value.
+    Value(fn(&Sample) -> u64),
+    /// A size histogram.
+    Histogram(fn(&Sample) -> &Histogram),
 }
 
 impl Read {
-    /// The `Stats` fields this read depends on.
-    pub fn fields(self) -> impl Iterator<Item = &'static str> {
-        let (field, derived): (Option<&'static str>, &'static [&'static str]) = match self {
-            Self::Field(name) | Self::Histogram(name) => (Some(name), &[]),
-            Self::LiveBytes => (
-                None,
-                &[
-                    "allocated_bytes",
-                    "deallocated_bytes",
-                    "realloc_grown_bytes",
-                    "realloc_shrunk_bytes",
-                ],
-            ),
-            Self::LiveAllocations => (None, &["allocations", "deallocations"]),
-            Self::IntervalPeak => (None, &[]),
-        };
-        field.into_iter().chain(derived.iter().copied())
-    }
-
-    /// The value of a counter or gauge read (0 for a histogram read or an unknown field name;
-    /// the catalog's tests rule both out).
+    /// The value of a [`Value`](Self::Value) read, `None` for a histogram read.
     #[must_use]
-    pub fn value(self, sample: &Sample) -> u64 {
+    pub fn value(self, sample: &Sample) -> Option<u64> {
         match self {
-            Self::Field(name) => sample.stats.get(name).unwrap_or(0),
-            Self::LiveBytes => sample.stats.live_bytes(),
-            Self::LiveAllocations => sample.stats.live_allocations(),
-            Self::IntervalPeak => sample.interval_peak,
-            Self::Histogram(_) => 0,
+            Self::Value(read) => Some(read(sample)),
+            Self::Histogram(_) => None,
         }
     }
 
-    /// The histogram of a histogram read, `None` for any other read.
+    /// The histogram of a [`Histogram`](Self::Histogram) read, `None` for a value read.
     #[must_use]
     pub fn histogram(self, sample: &Sample) -> Option<&Histogram> {
         match self {
-            Self::Histogram(name) => sample.stats.histogram(name),
-            _ => None,
+            Self::Histogram(read) => Some(read(sample)),
+            Self::Value(_) => None,
         }
     }
 }
 
 /// One series of a metric: its attribute value (if the metric has an attribute) and its read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub struct Series {
     /// The value of the metric's [`attribute`](Metric::attribute), `None` when it has none.
     pub attribute_value: Option<&'static str>,
@@ -141,13 +104,10 @@ pub struct Series {
 }
 
 /// The definition of one exported metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub struct Metric {
     /// OpenTelemetry name without the namespace, e.g. `memory.used`.
     pub otel_name: &'static str,
-    /// Prometheus base name without namespace, unit or `_total`, e.g. `memory_used`
-    /// (`prometheus-client` appends the unit and `_total`).
-    pub prometheus_name: &'static str,
     /// The exact definition, used as help text and description.
     pub help: &'static str,
     /// The unit.
@@ -167,11 +127,19 @@ impl Metric {
         join(namespace, '.', self.otel_name)
     }
 
+    /// The Prometheus name under `namespace` without unit or `_total`, as `prometheus-client`
+    /// takes it (it appends them): the OpenTelemetry name with `_` for `.`, e.g.
+    /// `heapster_memory_used`.
+    #[must_use]
+    pub fn prometheus_name(&self, namespace: &str) -> String {
+        join(namespace, '_', &self.otel_name.replace('.', "_"))
+    }
+
     /// The Prometheus metric family name under `namespace` as a scrape shows it, e.g.
     /// `heapster_memory_used_bytes` or `heapster_allocations_total`.
     #[must_use]
     pub fn full_prometheus_name(&self, namespace: &str) -> String {
-        let mut name = join(namespace, '_', self.prometheus_name);
+        let mut name = self.prometheus_name(namespace);
         if let Some(unit) = self.unit.prometheus() {
             name.push('_');
             name.push_str(unit);
@@ -209,142 +177,134 @@ const fn labelled(value: &'static str, read: Read) -> Series {
 pub static METRICS: &[Metric] = &[
     Metric {
         otel_name: "allocations",
-        prometheus_name: "allocations",
         help: "Successful alloc and alloc_zeroed calls. Failed calls are counted as failures; realloc is never counted here.",
         unit: Unit::Count("{allocation}"),
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("allocations"))],
+        series: &[one(Read::Value(|s| s.stats.allocations))],
     },
     Metric {
         otel_name: "allocated",
-        prometheus_name: "allocated",
         help: "Bytes requested (Layout size) by successful alloc and alloc_zeroed calls.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("allocated_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.allocated_bytes))],
     },
     Metric {
         otel_name: "deallocations",
-        prometheus_name: "deallocations",
         help: "dealloc calls (realloc is never counted here).",
         unit: Unit::Count("{deallocation}"),
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("deallocations"))],
+        series: &[one(Read::Value(|s| s.stats.deallocations))],
     },
     Metric {
         otel_name: "deallocated",
-        prometheus_name: "deallocated",
         help: "Bytes released by dealloc calls: the layout size of each block when it was freed.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("deallocated_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.deallocated_bytes))],
     },
     Metric {
         otel_name: "reallocations",
-        prometheus_name: "reallocations",
         help: "Successful realloc calls by kind: grew_in_place (same pointer, larger), shrank_in_place (same pointer, smaller), moved (new pointer, the block was copied), unchanged (same pointer and size).",
         unit: Unit::Count("{reallocation}"),
         instrument: Instrument::Counter,
         attribute: Some("kind"),
         series: &[
-            labelled("grew_in_place", Read::Field("realloc_grew_in_place")),
-            labelled("shrank_in_place", Read::Field("realloc_shrank_in_place")),
-            labelled("moved", Read::Field("realloc_moved")),
-            labelled("unchanged", Read::Field("realloc_unchanged")),
+            labelled(
+                "grew_in_place",
+                Read::Value(|s| s.stats.realloc_grew_in_place),
+            ),
+            labelled(
+                "shrank_in_place",
+                Read::Value(|s| s.stats.realloc_shrank_in_place),
+            ),
+            labelled("moved", Read::Value(|s| s.stats.realloc_moved)),
+            labelled("unchanged", Read::Value(|s| s.stats.realloc_unchanged)),
         ],
     },
     Metric {
         otel_name: "reallocated",
-        prometheus_name: "reallocated",
         help: "Size changes of successful realloc calls, moved or not: direction=grow sums new - old over calls that grew a block, direction=shrink sums old - new over calls that shrank one.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
         attribute: Some("direction"),
         series: &[
-            labelled("grow", Read::Field("realloc_grown_bytes")),
-            labelled("shrink", Read::Field("realloc_shrunk_bytes")),
+            labelled("grow", Read::Value(|s| s.stats.realloc_grown_bytes)),
+            labelled("shrink", Read::Value(|s| s.stats.realloc_shrunk_bytes)),
         ],
     },
     Metric {
         otel_name: "reallocation.moved",
-        prometheus_name: "reallocation_moved",
         help: "Bytes copied by realloc calls that moved a block: min(old size, new size) per moved call.",
         unit: Unit::Bytes,
         instrument: Instrument::Counter,
         attribute: None,
-        series: &[one(Read::Field("realloc_moved_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.realloc_moved_bytes))],
     },
     Metric {
         otel_name: "failures",
-        prometheus_name: "failures",
         help: "Allocator calls that returned null: operation=alloc for alloc and alloc_zeroed, operation=realloc for realloc (whose old block stays valid and live).",
         unit: Unit::Count("{failure}"),
         instrument: Instrument::Counter,
         attribute: Some("operation"),
         series: &[
-            labelled("alloc", Read::Field("alloc_failures")),
-            labelled("realloc", Read::Field("realloc_failures")),
+            labelled("alloc", Read::Value(|s| s.stats.alloc_failures)),
+            labelled("realloc", Read::Value(|s| s.stats.realloc_failures)),
         ],
     },
     Metric {
         otel_name: "memory.used",
-        prometheus_name: "memory_used",
         help: "Bytes in live blocks when the sample was taken: allocated - deallocated + grown by realloc - shrunk by realloc.",
         unit: Unit::Bytes,
         instrument: Instrument::UpDownCounter,
         attribute: None,
-        series: &[one(Read::LiveBytes)],
+        series: &[one(Read::Value(|s| s.stats.live_bytes()))],
     },
     Metric {
         otel_name: "allocations.active",
-        prometheus_name: "allocations_active",
         help: "Live blocks when the sample was taken: allocations - deallocations.",
         unit: Unit::Count("{allocation}"),
         instrument: Instrument::UpDownCounter,
         attribute: None,
-        series: &[one(Read::LiveAllocations)],
+        series: &[one(Read::Value(|s| s.stats.live_allocations()))],
     },
     Metric {
         otel_name: "memory.peak",
-        prometheus_name: "memory_peak",
         help: "High-water mark of live bytes since the allocator was created; may miss or overstate the true peak by less than 256 KiB per allocating thread.",
         unit: Unit::Bytes,
         instrument: Instrument::Gauge,
         attribute: None,
-        series: &[one(Read::Field("peak_bytes"))],
+        series: &[one(Read::Value(|s| s.stats.peak_bytes))],
     },
     Metric {
         otel_name: "memory.interval_peak",
-        prometheus_name: "memory_interval_peak",
         help: "Highest live bytes over the samples of the latest peak window (60 s by default, at least one sampling interval), so spikes between two scrapes show; same precision as the peak.",
         unit: Unit::Bytes,
         instrument: Instrument::Gauge,
         attribute: None,
-        series: &[one(Read::IntervalPeak)],
+        series: &[one(Read::Value(|s| s.interval_peak))],
     },
     Metric {
         otel_name: "allocation.size",
-        prometheus_name: "allocation_size",
         help: "Sizes requested by successful alloc and alloc_zeroed calls, in buckets (2^(k-1), 2^k]; the sum is the allocated bytes, the count the allocations.",
         unit: Unit::Bytes,
         instrument: Instrument::Histogram,
         attribute: None,
-        series: &[one(Read::Histogram("allocation_sizes"))],
+        series: &[one(Read::Histogram(|s| &s.stats.allocation_sizes))],
     },
     Metric {
         otel_name: "reallocation.size_change",
-        prometheus_name: "reallocation_size_change",
         help: "Size change |new - old| of each successful realloc that grew (direction=grow) or shrank (direction=shrink) a block, in buckets (2^(k-1), 2^k].",
         unit: Unit::Bytes,
         instrument: Instrument::Histogram,
         attribute: Some("direction"),
         series: &[
-            labelled("grow", Read::Histogram("realloc_grow_sizes")),
-            labelled("shrink", Read::Histogram("realloc_shrink_sizes")),
+            labelled("grow", Read::Histogram(|s| &s.stats.realloc_grow_sizes)),
+            labelled("shrink", Read::Histogram(|s| &s.stats.realloc_shrink_sizes)),
         ],
     },
 ];
@@ -360,50 +320,6 @@ pub static NOT_EXPORTED: &[(&str, &str)] = &[
         "a subset of allocated bytes that DESIGN's catalog does not export; it is in Stats and the report",
     ),
 ];
-
-/// The OpenTelemetry-to-Prometheus name translation (as the OpenTelemetry Collector's
-/// Prometheus exporter does it for these names): dots to `_`, unit `By` to the suffix
-/// `_bytes`, `{...}` annotations dropped, `_total` on monotonic counters.
-#[must_use]
-pub fn otel_to_prometheus(otel_name: &str, ucum_unit: &str, instrument: Instrument) -> String {
-    let mut name = otel_name.replace('.', "_");
-    match ucum_unit {
-        "By" => name.push_str("_bytes"),
-        unit if unit.starts_with('{') && unit.ends_with('}') => {}
-        unit => {
-            name.push('_');
-            name.push_str(unit);
-        }
-    }
-    if instrument.is_monotonic() {
-        name.push_str("_total");
-    }
-    name
-}
-
-/// The metric list as a Markdown table (the README's list is this text).
-#[must_use]
-pub fn markdown_table(namespace: &str) -> String {
-    let mut out = String::from(
-        "| Prometheus | OpenTelemetry | type | unit | labels | definition |\n|---|---|---|---|---|---|\n",
-    );
-    for m in METRICS {
-        let labels = m.attribute.map_or_else(String::new, |key| {
-            let values: Vec<_> = m.series.iter().filter_map(|s| s.attribute_value).collect();
-            format!("`{key}`: {}", values.join(", "))
-        });
-        out.push_str(&format!(
-            "| `{}` | `{}` | {} | `{}` | {} | {} |\n",
-            m.full_prometheus_name(namespace),
-            m.full_otel_name(namespace),
-            m.instrument.prometheus_type(),
-            m.unit.ucum(),
-            labels,
-            m.help.replace('|', "\\|"),
-        ));
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests;

@@ -64,6 +64,32 @@ impl Error {
             reason: reason.into(),
         }
     }
+
+    /// The message and the messages of every source, joined by `: `, for a one-line log.
+    ///
+    /// ```
+    /// let busy = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = busy.local_addr()?;
+    /// # #[cfg(feature = "http")] {
+    /// let error = heapster_exporter::ExporterBuilder::new(heapster::Stats::new())
+    ///     .with_http_listener(addr)
+    ///     .install()
+    ///     .unwrap_err();
+    /// assert!(error.chain().starts_with(&format!("cannot listen on {addr}: ")));
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn chain(&self) -> String {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            message.push_str(": ");
+            message.push_str(&e.to_string());
+            source = e.source();
+        }
+        message
+    }
 }
 
 impl fmt::Display for Error {

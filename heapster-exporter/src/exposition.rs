@@ -72,7 +72,6 @@ impl Format {
                     _ => {}
                 }
             }
-            let _ = (&proto, &encoding);
             let format = match media_type.as_str() {
                 "application/openmetrics-text"
                     if matches!(version, None | Some("1.0.0" | "0.0.1")) =>
@@ -80,12 +79,14 @@ impl Format {
                     Self::OpenMetrics
                 }
                 "text/plain" if matches!(version, None | Some("0.0.4")) => Self::PrometheusText,
-                #[cfg(feature = "protobuf")]
                 "application/vnd.google.protobuf"
                     if proto == Some("io.prometheus.client.MetricFamily")
                         && encoding == Some("delimited") =>
                 {
-                    Self::Protobuf
+                    match PROTOBUF {
+                        Some(format) => format,
+                        None => continue,
+                    }
                 }
                 _ => continue,
             };
@@ -96,6 +97,12 @@ impl Format {
         best.0
     }
 }
+
+/// The protobuf format, when this build has it.
+#[cfg(feature = "protobuf")]
+const PROTOBUF: Option<Format> = Some(Format::Protobuf);
+#[cfg(not(feature = "protobuf"))]
+const PROTOBUF: Option<Format> = None;
 
 /// Renders a [`Registry`] in a [`Format`], with no I/O: the part of a scrape that an HTTP
 /// server (ours or yours) wraps.

@@ -1,5 +1,5 @@
 //! The `/metrics` endpoint: [`MetricsHandler`] to mount in any hyper or axum server, and
-//! [`serve`], the small HTTP/1.1 server that [`install`](crate::HeapsterExporterBuilder::install)
+//! [`serve`], the small HTTP/1.1 server that [`install`](crate::ExporterBuilder::install)
 //! runs.
 
 use std::convert::Infallible;
@@ -123,7 +123,7 @@ fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Full<Bytes>> {
 /// Serves `handler` on `listener` (HTTP/1.1, keep-alive) until `shutdown` completes, then
 /// stops accepting and lets in-flight scrapes finish (for up to 10 s).
 ///
-/// Run it on your own tokio runtime if you have one; [`install`](crate::HeapsterExporterBuilder::install)
+/// Run it on your own tokio runtime if you have one; [`install`](crate::ExporterBuilder::install)
 /// runs it on a thread of its own. Errors accepting a connection (such as running out of file
 /// descriptors) are survived: the server pauses briefly and accepts again.
 pub async fn serve(

@@ -14,17 +14,17 @@
 //!
 //! # #[cfg(feature = "http")]
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     use heapster_exporter::{Format, HeapsterExporter};
+//!     use heapster_exporter::{ExporterBuilder, Format};
 //!
-//!     let exporter = HeapsterExporter::builder(&GLOBAL)
+//!     let handle = ExporterBuilder::new(&GLOBAL)
 //!         .with_http_listener("127.0.0.1:0".parse()?) // port 0: any free port
 //!         .install()?;
-//!     println!("Prometheus can scrape {}", exporter.url());
+//!     println!("Prometheus can scrape {}", handle.url());
 //!
 //!     // The same exposition, rendered without HTTP:
-//!     let text = String::from_utf8(exporter.renderer().render(Format::PrometheusText)?)?;
+//!     let text = String::from_utf8(handle.renderer().render(Format::PrometheusText)?)?;
 //!     assert!(text.contains("# TYPE heapster_allocations_total counter"));
-//!     exporter.shutdown()?;
+//!     handle.shutdown()?;
 //!     Ok(())
 //! }
 //! # #[cfg(not(feature = "http"))]
@@ -38,12 +38,18 @@
 //! | layer | what | for |
 //! |---|---|---|
 //! | [`catalog`] | every metric, defined once: names, help, unit, kind, how it is read | docs, dashboards, other exporters |
+//! | [`Config`] | namespace, histogram bounds, constant labels: set once, honoured by every back-end | one naming for Prometheus and OpenTelemetry |
 //! | [`Sampler`] | takes [`Sample`]s of a [`Source`] (every 1 s, or on demand) | one consistent snapshot per scrape |
 //! | [`PrometheusCollector`] | a `prometheus-client` collector | your own `Registry`, with its prefix and labels |
 //! | [`Renderer`], [`Format`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O | your own transport |
 //! | [`MetricsHandler`], [`serve`] | `GET`/`HEAD /metrics` with content negotiation | your own hyper or axum server |
 //! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
-//! | [`HeapsterExporter::builder`] | [`install`](HeapsterExporterBuilder::install) it all, or [`build`](HeapsterExporterBuilder::build) the parts | the one-line setup |
+//! | [`ExporterBuilder`] | [`install`](ExporterBuilder::install) it all ([`ExporterHandle`]), or [`build`](ExporterBuilder::build) the [`ExporterParts`] | the one-line setup |
+//!
+//! Names follow one pattern: a builder is the entry point (`ExporterBuilder::new`,
+//! `otel::OtlpExporterBuilder::new`) and every setter is `with_*`; `build()` returns what was
+//! configured and starts nothing that listens, `install()` starts the endpoint and returns its
+//! handle.
 //!
 //! # Metrics
 //!
@@ -85,7 +91,7 @@
 //! |---|---|---|
 //! | `prometheus` | yes | [`PrometheusCollector`], [`Renderer`] and the text formats |
 //! | `protobuf` | yes | [`Format::Protobuf`]: native histograms (pure Rust, no `protoc` needed) |
-//! | `http` | yes | [`MetricsHandler`], [`serve`] and [`install`](HeapsterExporterBuilder::install) (tokio and hyper) |
+//! | `http` | yes | [`MetricsHandler`], [`serve`] and [`install`](ExporterBuilder::install) (tokio and hyper) |
 //! | `tokio` | with `http` | [`Sampler::run`], the sampling loop |
 //! | `otel` | no | [`otel`]: instruments on your OpenTelemetry `Meter`, and an OTLP/HTTP exporter with native exponential histograms |
 //!
@@ -94,8 +100,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+#[cfg(any(feature = "http", feature = "otel"))]
+mod background;
 mod builder;
 pub mod catalog;
+mod config;
 mod error;
 #[cfg(feature = "prometheus")]
 mod exposition;
@@ -103,6 +112,7 @@ mod exposition;
 mod handle;
 #[cfg(feature = "http")]
 mod http;
+pub mod naming;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
@@ -111,7 +121,10 @@ mod prometheus;
 mod sampler;
 mod source;
 
-pub use crate::builder::{ExporterParts, HeapsterExporter, HeapsterExporterBuilder};
+#[allow(deprecated)]
+pub use crate::builder::HeapsterExporterBuilder;
+pub use crate::builder::{ExporterBuilder, ExporterParts};
+pub use crate::config::Config;
 pub use crate::error::Error;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use heapster::Heapster;
-//! use heapster_exporter::otel::{OtelInstruments, OtlpExporter};
+//! use heapster_exporter::otel::{OtelInstruments, OtlpExporterBuilder};
 //! use opentelemetry::metrics::MeterProvider as _;
 //! use opentelemetry_sdk::metrics::SdkMeterProvider;
 //! use std::alloc::System;
@@ -15,7 +15,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let heap = OtelInstruments::new(&GLOBAL);
 //! // OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318), timeout, headers...
-//! let exporter = OtlpExporter::builder(&heap).from_env()?.build()?;
+//! let exporter = OtlpExporterBuilder::new(&heap).from_env()?.build()?;
 //! let provider = SdkMeterProvider::builder()
 //!     .with_periodic_exporter(exporter)
 //!     .build();
@@ -41,7 +41,7 @@
 //!
 //! | option | what a collector receives | what a user writes |
 //! |---|---|---|
-//! | **[`OtlpExporter`]** (chosen): a `PushMetricExporter` that converts the SDK data with `opentelemetry-proto` and appends heapster's histograms | one OTLP/HTTP protobuf request per interval: the user's metrics and heapster's, same resource, histograms as `ExponentialHistogram` at scale 0 | `with_periodic_exporter(OtlpExporter::builder(&heap).from_env()?.build()?)` instead of `opentelemetry-otlp`'s exporter |
+//! | **[`OtlpExporter`]** (chosen): a `PushMetricExporter` that converts the SDK data with `opentelemetry-proto` and appends heapster's histograms | one OTLP/HTTP protobuf request per interval: the user's metrics and heapster's, same resource, histograms as `ExponentialHistogram` at scale 0 | `with_periodic_exporter(OtlpExporterBuilder::new(&heap).from_env()?.build()?)` instead of `opentelemetry-otlp`'s exporter |
 //! | a wrapper around `opentelemetry-otlp`'s exporter that pushes the histograms separately | two requests, two transports to configure | both exporters' settings |
 //! | a stand-alone push of only heapster's metrics | heapster's metrics without the user's resource and pipeline | a second pipeline |
 //! | a future SDK producer API | the ideal | not available in 0.33 |
@@ -78,13 +78,17 @@
 //! exporter the SDK turns the counters into deltas, and [`OtlpExporter`] sends the histograms'
 //! change since its last successful export, so an export that failed is carried by the next.
 
+mod builder;
 mod collection;
+mod endpoint;
+mod env;
 mod exporter;
 mod histogram;
 mod instruments;
 mod status;
 mod transport;
 
-pub use self::exporter::{OtlpExporter, OtlpExporterBuilder};
+pub use self::builder::OtlpExporterBuilder;
+pub use self::exporter::OtlpExporter;
 pub use self::instruments::{OtelInstruments, Registration};
 pub use self::status::ExportStatus;

@@ -10,15 +10,15 @@ use prometheus_client::encoding::{
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit as PromUnit};
 
-use crate::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS, Read, Unit};
-use crate::error::Error;
+use crate::catalog::{Instrument, METRICS, Read, Unit};
+use crate::config::Config;
 use crate::sampler::{Sample, Sampler};
 
 /// A `prometheus-client` [`Collector`] that encodes every metric of the
 /// [catalog](crate::catalog::METRICS) from one [`Sample`] per scrape.
 ///
 /// Register it into your own [`Registry`] (whose prefix and labels apply) or use the one the
-/// [builder](crate::HeapsterExporter::builder) creates. Cloning is cheap; clones share the
+/// [builder](crate::ExporterBuilder) creates. Cloning is cheap; clones share the
 /// sampler.
 ///
 /// Histograms are encoded twice in one message: as a classic histogram with the `le` bounds
@@ -45,112 +45,34 @@ use crate::sampler::{Sample, Sampler};
 #[derive(Clone, Debug)]
 pub struct PrometheusCollector {
     sampler: Arc<Sampler>,
-    options: CollectorOptions,
-}
-
-/// The settings of a [`PrometheusCollector`], validated when set.
-#[derive(Clone, Debug)]
-pub(crate) struct CollectorOptions {
+    config: Config,
     /// `namespace_base` for each entry of `METRICS`, in order.
     names: Arc<[String]>,
-    /// Classic bounds `le = 2^lowest ..= 2^highest`, then `+Inf`.
-    lowest: u32,
-    highest: u32,
-    native: bool,
-}
-
-impl Default for CollectorOptions {
-    fn default() -> Self {
-        Self {
-            names: names(DEFAULT_NAMESPACE),
-            lowest: PrometheusCollector::DEFAULT_LOWEST_BOUND.trailing_zeros(),
-            highest: PrometheusCollector::DEFAULT_HIGHEST_BOUND.trailing_zeros(),
-            native: true,
-        }
-    }
-}
-
-impl CollectorOptions {
-    pub(crate) fn namespace(&mut self, namespace: &str) -> Result<(), Error> {
-        let mut chars = namespace.chars();
-        let valid = chars
-            .next()
-            .is_none_or(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(Error::invalid(
-                "namespace",
-                format!("{namespace:?} does not match [a-zA-Z_][a-zA-Z0-9_]*"),
-            ));
-        }
-        self.names = names(namespace);
-        Ok(())
-    }
-
-    pub(crate) fn classic_buckets(&mut self, lowest: u64, highest: u64) -> Result<(), Error> {
-        if !lowest.is_power_of_two() || !highest.is_power_of_two() || lowest > highest {
-            return Err(Error::invalid(
-                "classic buckets",
-                format!("{lowest}..={highest}: bounds must be powers of two, lowest first"),
-            ));
-        }
-        self.lowest = lowest.trailing_zeros();
-        self.highest = highest.trailing_zeros();
-        Ok(())
-    }
-
-    pub(crate) fn native_histograms(&mut self, native: bool) {
-        self.native = native;
-    }
-
-    pub(crate) fn collector(self, sampler: Arc<Sampler>) -> PrometheusCollector {
-        PrometheusCollector {
-            sampler,
-            options: self,
-        }
-    }
 }
 
 impl PrometheusCollector {
-    /// The default lowest classic bucket bound: 8 bytes (sizes 1 to 8 share it).
-    pub const DEFAULT_LOWEST_BOUND: u64 = 8;
-    /// The default highest classic bucket bound: 1 GiB (larger sizes count only in `+Inf`).
-    pub const DEFAULT_HIGHEST_BOUND: u64 = 1 << 30;
-
-    /// A collector of `sampler`'s samples with the default namespace (`heapster`), classic
-    /// buckets from 8 B to 1 GiB (28 bounds and `+Inf`) and native histograms.
+    /// A collector of `sampler`'s samples with the default [`Config`]: namespace `heapster`,
+    /// classic buckets from 8 B to 1 GiB (28 bounds and `+Inf`), native histograms.
     pub fn new(sampler: Arc<Sampler>) -> Self {
-        CollectorOptions::default().collector(sampler)
+        let config = Config::new();
+        Self {
+            sampler,
+            names: names(config.namespace()),
+            config,
+        }
     }
 
-    /// Sets the namespace, the first part of every name (`heapster` by default); the empty
-    /// string means none.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] unless the namespace matches `[a-zA-Z_][a-zA-Z0-9_]*` (or is
-    /// empty).
-    pub fn with_namespace(mut self, namespace: &str) -> Result<Self, Error> {
-        self.options.namespace(namespace)?;
-        Ok(self)
-    }
-
-    /// Sets the classic bucket bounds: every power of two from `lowest` to `highest` is an
-    /// `le` bound, on every scrape, whether its bucket is empty or not.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] unless both are powers of two with `lowest <= highest`.
-    pub fn with_classic_buckets(mut self, lowest: u64, highest: u64) -> Result<Self, Error> {
-        self.options.classic_buckets(lowest, highest)?;
-        Ok(self)
-    }
-
-    /// Whether histograms carry native buckets (default `true`). Only the protobuf
-    /// exposition shows them; Prometheus stores only the native form of a histogram that has
-    /// both, so turn them off to keep classic series with a native-histogram-enabled server.
+    /// Uses `config`'s namespace, bounds, constant labels and native-histogram setting.
     #[must_use]
-    pub fn with_native_histograms(mut self, native: bool) -> Self {
-        self.options.native_histograms(native);
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.names = names(config.namespace());
+        self.config = config;
         self
+    }
+
+    /// The settings this collector encodes with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The sampler this collector reads.
@@ -169,7 +91,8 @@ impl PrometheusCollector {
         encoder: &mut DescriptorEncoder<'_>,
     ) -> Result<(), std::fmt::Error> {
         let bytes = PromUnit::Bytes;
-        for (metric, name) in METRICS.iter().zip(self.options.names.iter()) {
+        let constant = self.config.constant_labels();
+        for (metric, name) in METRICS.iter().zip(self.names.iter()) {
             let unit = match metric.unit {
                 Unit::Bytes => Some(&bytes),
                 Unit::Count(_) => None,
@@ -183,8 +106,12 @@ impl PrometheusCollector {
             for series in metric.series {
                 match (metric.attribute, series.attribute_value) {
                     (Some(key), Some(value)) => {
-                        let labels = [(key, value)];
+                        let labels = (constant, [(key, value)]);
                         let mut encoder = family.encode_family(&labels)?;
+                        self.encode_series(&mut encoder, metric.instrument, series.read, sample)?;
+                    }
+                    _ if !constant.is_empty() => {
+                        let mut encoder = family.encode_family(&constant)?;
                         self.encode_series(&mut encoder, metric.instrument, series.read, sample)?;
                     }
                     _ => self.encode_series(&mut family, metric.instrument, series.read, sample)?,
@@ -203,10 +130,11 @@ impl PrometheusCollector {
     ) -> Result<(), std::fmt::Error> {
         match instrument {
             Instrument::Counter => {
-                encoder.encode_counter::<NoLabelSet, u64, u64>(&read.value(sample), None)
+                let value = read.value(sample).unwrap_or(0);
+                encoder.encode_counter::<NoLabelSet, u64, u64>(&value, None)
             }
             Instrument::UpDownCounter | Instrument::Gauge => {
-                encoder.encode_gauge(&read.value(sample))
+                encoder.encode_gauge(&read.value(sample).unwrap_or(0))
             }
             Instrument::Histogram => {
                 let empty = Histogram::new();
@@ -230,26 +158,21 @@ impl PrometheusCollector {
         )]
         let sum = histogram.sum() as f64;
 
+        // prometheus-client takes each bucket's own count and accumulates them itself.
         let mut classic = [(0.0f64, 0u64); BUCKETS + 1];
-        let (lowest, highest) = (self.options.lowest as usize, self.options.highest as usize);
+        let mut below = 0;
         let mut n = 0;
-        for k in lowest..=highest {
-            let in_bucket = if k == lowest {
-                counts[..=k].iter().fold(0u64, |a, &c| a.saturating_add(c))
-            } else {
-                counts[k]
-            };
-            classic[n] = (bound(k), in_bucket);
+        for (slot, (bound, cumulative)) in classic
+            .iter_mut()
+            .zip(self.config.bounds().cumulative(histogram))
+        {
+            *slot = (as_f64(bound), cumulative.saturating_sub(below));
+            below = cumulative;
             n += 1;
         }
-        let above = counts[highest + 1..]
-            .iter()
-            .fold(0u64, |a, &c| a.saturating_add(c));
-        classic[n] = (f64::INFINITY, above);
-        n += 1;
         let classic = &classic[..n];
 
-        if !self.options.native {
+        if !self.config.native_histograms() {
             return encoder.encode_histogram::<NoLabelSet>(sum, count, classic, None);
         }
         // Native schema 0: bucket k is (2^(k-1), 2^k], the same as ours. One span over all 64
@@ -291,23 +214,22 @@ impl Collector for PrometheusCollector {
     }
 }
 
-/// `2^k` as f64 (exact for every k < 64).
-fn bound(k: usize) -> f64 {
+/// A bound as f64: exact for powers of two, and `+Inf` for `u64::MAX`.
+fn as_f64(bound: u64) -> f64 {
     #[allow(clippy::cast_precision_loss, reason = "a power of two is exact in f64")]
-    let b = (1u64 << k) as f64;
+    let b = if bound == u64::MAX {
+        f64::INFINITY
+    } else {
+        bound as f64
+    };
     b
 }
 
+/// `namespace_base` for each entry of `METRICS`, in order.
 fn names(namespace: &str) -> Arc<[String]> {
     METRICS
         .iter()
-        .map(|m| {
-            if namespace.is_empty() {
-                m.prometheus_name.to_owned()
-            } else {
-                format!("{namespace}_{}", m.prometheus_name)
-            }
-        })
+        .map(|m| m.prometheus_name(namespace))
         .collect()
 }
 

@@ -9,8 +9,9 @@ use heapster::Stats;
 use crate::error::Error;
 use crate::source::Source;
 
-/// One snapshot of the counters, as every reader (the Prometheus collector, later OpenTelemetry)
-/// sees it: all metrics of one scrape come from the same `Sample`.
+/// One snapshot of the counters, as every reader (the Prometheus collector, the OpenTelemetry
+/// instruments and exporter) sees it: all metrics of one scrape or export come from the same
+/// `Sample`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Sample {
@@ -30,7 +31,7 @@ pub struct Sample {
 /// A sample is taken:
 /// - by [`sample_once`](Self::sample_once), synchronously (tests, programs without a runtime);
 /// - by [`run`](Self::run), every [`interval`](Self::interval) (feature `tokio`; the HTTP
-///   endpoint started by [`install`](crate::HeapsterExporterBuilder::install) runs it);
+///   endpoint started by [`install`](crate::ExporterBuilder::install) runs it);
 /// - on demand by [`current`](Self::current), when the latest sample is older than the interval
 ///   or there is none, so a scrape works with no loop at all.
 ///
@@ -267,6 +268,16 @@ mod tests {
         }
     }
 
+    /// A scripted source and a sampler of it every 10 ms with a peak window of `window`.
+    fn fast(window: Duration) -> (Arc<Scripted>, Sampler) {
+        let src = Arc::new(Scripted::default());
+        let sampler = Sampler::new(Arc::clone(&src))
+            .with_interval(Sampler::MIN_INTERVAL)
+            .and_then(|s| s.with_peak_window(window))
+            .unwrap();
+        (src, sampler)
+    }
+
     #[test]
     fn samples_are_numbered_and_kept() {
         let src = Arc::new(Scripted::default());
@@ -281,10 +292,7 @@ mod tests {
 
     #[test]
     fn stale_sample_is_replaced_on_demand() {
-        let src = Arc::new(Scripted::default());
-        let sampler = Sampler::new(src)
-            .with_interval(Sampler::MIN_INTERVAL)
-            .unwrap();
+        let (_, sampler) = fast(Sampler::MIN_INTERVAL);
         let a = sampler.current();
         std::thread::sleep(Sampler::MIN_INTERVAL * 2);
         assert_eq!(sampler.current().sequence, a.sequence + 1);
@@ -292,12 +300,7 @@ mod tests {
 
     #[test]
     fn interval_peak_is_the_maximum_over_the_window() {
-        let src = Arc::new(Scripted::default());
-        let sampler = Sampler::new(src.clone())
-            .with_interval(Sampler::MIN_INTERVAL)
-            .unwrap()
-            .with_peak_window(Duration::from_secs(3600))
-            .unwrap();
+        let (src, sampler) = fast(Duration::from_secs(3600));
         src.next_peak.store(5000, Ordering::Relaxed);
         assert_eq!(sampler.sample_once().interval_peak, 5000);
         // The spike stays within the window although later intervals saw less.
@@ -312,12 +315,7 @@ mod tests {
 
     #[test]
     fn window_equal_to_interval_forgets_old_peaks() {
-        let src = Arc::new(Scripted::default());
-        let sampler = Sampler::new(src.clone())
-            .with_interval(Sampler::MIN_INTERVAL)
-            .unwrap()
-            .with_peak_window(Sampler::MIN_INTERVAL)
-            .unwrap();
+        let (src, sampler) = fast(Sampler::MIN_INTERVAL);
         src.next_peak.store(5000, Ordering::Relaxed);
         assert_eq!(sampler.sample_once().interval_peak, 5000);
         std::thread::sleep(Sampler::MIN_INTERVAL * 3);

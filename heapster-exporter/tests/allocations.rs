@@ -10,7 +10,7 @@ use std::alloc::System;
 #[cfg(feature = "prometheus")]
 use heapster::{Heapster, Stats};
 #[cfg(feature = "prometheus")]
-use heapster_exporter::{Format, HeapsterExporter};
+use heapster_exporter::{ExporterBuilder, Format};
 
 #[cfg(feature = "prometheus")]
 #[global_allocator]
@@ -53,7 +53,7 @@ fn assert_steady(what: &str, figures: &[(u64, u64)]) -> (u64, u64) {
 
 #[cfg(feature = "prometheus")]
 fn sampling_and_rendering_allocate_the_same_every_time() {
-    let parts = HeapsterExporter::builder(&GLOBAL).build().unwrap();
+    let parts = ExporterBuilder::new(&GLOBAL).build();
     let sampler = parts.sampler.clone();
 
     // Sampling never allocates (the peak ring is reserved up front).
@@ -88,7 +88,7 @@ fn sampling_and_rendering_allocate_the_same_every_time() {
     }
 
     // A fixed snapshot renders byte-for-byte the same with the same allocations.
-    let fixed = HeapsterExporter::builder(Stats::new()).build().unwrap();
+    let fixed = ExporterBuilder::new(Stats::new()).build();
     let first = fixed.renderer.render(Format::PrometheusText).unwrap();
     let again = per_call(1, 5, || {
         assert_eq!(

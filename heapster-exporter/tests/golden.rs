@@ -7,28 +7,19 @@
 use std::path::PathBuf;
 
 use heapster::Stats;
-use heapster_exporter::{Format, HeapsterExporter};
+use heapster_exporter::{ExporterBuilder, Format};
 
 /// A snapshot with every kind of value: counters, labelled counters, gauges, histograms with
 /// sizes below, inside and above the classic bounds, and an empty histogram.
 fn fixed_stats() -> Stats {
     let mut s = Stats::new();
-    s.allocations = 1_000;
-    s.allocated_bytes = 123_456;
-    s.zeroed_allocations = 10;
-    s.zeroed_bytes = 4_096;
-    s.deallocations = 900;
-    s.deallocated_bytes = 100_000;
-    s.realloc_grew_in_place = 5;
-    s.realloc_shrank_in_place = 2;
-    s.realloc_moved = 7;
-    s.realloc_unchanged = 1;
-    s.realloc_grown_bytes = 3_000;
-    s.realloc_shrunk_bytes = 500;
-    s.realloc_moved_bytes = 1_400;
-    s.alloc_failures = 1;
-    s.realloc_failures = 0;
-    s.peak_bytes = 65_536;
+    (s.allocations, s.allocated_bytes) = (1_000, 123_456);
+    (s.zeroed_allocations, s.zeroed_bytes) = (10, 4_096);
+    (s.deallocations, s.deallocated_bytes) = (900, 100_000);
+    (s.realloc_grew_in_place, s.realloc_shrank_in_place) = (5, 2);
+    (s.realloc_moved, s.realloc_unchanged, s.realloc_moved_bytes) = (7, 1, 1_400);
+    (s.realloc_grown_bytes, s.realloc_shrunk_bytes) = (3_000, 500);
+    (s.alloc_failures, s.realloc_failures, s.peak_bytes) = (1, 0, 65_536);
     for size in [1, 3, 8, 9, 100, 1_000, 1 << 20, 1 << 31] {
         s.allocation_sizes.record(size);
     }
@@ -39,7 +30,7 @@ fn fixed_stats() -> Stats {
 }
 
 fn check(format: Format, file: &str) {
-    let parts = HeapsterExporter::builder(fixed_stats()).build().unwrap();
+    let parts = ExporterBuilder::new(fixed_stats()).build();
     let rendered = String::from_utf8(parts.renderer.render(format).unwrap()).unwrap();
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -72,7 +63,7 @@ fn openmetrics_text() {
 
 #[test]
 fn histogram_invariants_hold_in_the_text() {
-    let parts = HeapsterExporter::builder(fixed_stats()).build().unwrap();
+    let parts = ExporterBuilder::new(fixed_stats()).build();
     let text = String::from_utf8(parts.renderer.render(Format::PrometheusText).unwrap()).unwrap();
     let value = |series: &str| -> f64 {
         let line = text

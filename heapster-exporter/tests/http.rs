@@ -11,7 +11,7 @@ use heapster::Stats;
 use heapster_exporter::prometheus_client::collector::Collector;
 use heapster_exporter::prometheus_client::encoding::DescriptorEncoder;
 use heapster_exporter::prometheus_client::registry::Registry;
-use heapster_exporter::{Error, ExporterHandle, HeapsterExporter};
+use heapster_exporter::{Error, ExporterBuilder, ExporterHandle};
 use http::header::{ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
@@ -29,7 +29,7 @@ fn stats() -> Stats {
 }
 
 fn install() -> ExporterHandle {
-    HeapsterExporter::builder(stats())
+    ExporterBuilder::new(stats())
         .with_http_listener(SocketAddr::from(([127, 0, 0, 1], 0)))
         .install()
         .expect("install on a free loopback port")
@@ -72,10 +72,10 @@ fn content_type(reply: &Reply) -> &str {
 
 #[tokio::test]
 async fn get_serves_text_0_0_4_by_default_and_negotiates_the_rest() {
-    let exporter = install();
-    let addr = exporter.local_addr();
+    let handle = install();
+    let addr = handle.local_addr();
     assert!(addr.ip().is_loopback() && addr.port() != 0);
-    assert_eq!(exporter.url(), format!("http://{addr}/metrics"));
+    assert_eq!(handle.url(), format!("http://{addr}/metrics"));
 
     let plain = fetch(addr, Method::GET, "/metrics", None).await;
     assert_eq!(plain.status, StatusCode::OK);
@@ -104,13 +104,13 @@ async fn get_serves_text_0_0_4_by_default_and_negotiates_the_rest() {
         // Length-delimited: the first varint is the length of the first message.
         assert!(pb.body.len() > 2 && usize::from(pb.body[0]) < pb.body.len());
     }
-    exporter.shutdown().unwrap();
+    handle.shutdown().unwrap();
 }
 
 #[tokio::test]
 async fn head_has_the_headers_of_get_and_no_body() {
-    let exporter = install();
-    let addr = exporter.local_addr();
+    let handle = install();
+    let addr = handle.local_addr();
     let get = fetch(addr, Method::GET, "/metrics", None).await;
     let head = fetch(addr, Method::HEAD, "/metrics", None).await;
     assert_eq!(head.status, StatusCode::OK);
@@ -120,13 +120,13 @@ async fn head_has_the_headers_of_get_and_no_body() {
         head.headers[CONTENT_LENGTH].to_str().unwrap(),
         get.body.len().to_string()
     );
-    exporter.shutdown().unwrap();
+    handle.shutdown().unwrap();
 }
 
 #[tokio::test]
 async fn other_paths_are_404_and_other_methods_405() {
-    let exporter = install();
-    let addr = exporter.local_addr();
+    let handle = install();
+    let addr = handle.local_addr();
     for path in ["/", "/metric", "/metrics/", "/metrics/x", "/favicon.ico"] {
         let reply = fetch(addr, Method::GET, path, None).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
@@ -139,13 +139,13 @@ async fn other_paths_are_404_and_other_methods_405() {
     // A query string does not change the path.
     let reply = fetch(addr, Method::GET, "/metrics?x=1", None).await;
     assert_eq!(reply.status, StatusCode::OK);
-    exporter.shutdown().unwrap();
+    handle.shutdown().unwrap();
 }
 
 #[tokio::test]
 async fn a_bad_accept_header_gets_text_0_0_4() {
-    let exporter = install();
-    let addr = exporter.local_addr();
+    let handle = install();
+    let addr = handle.local_addr();
     let bad: [&[u8]; 6] = [
         b"application/json",
         b";;;,,q=",
@@ -159,13 +159,13 @@ async fn a_bad_accept_header_gets_text_0_0_4() {
         assert_eq!(reply.status, StatusCode::OK, "{accept:?}");
         assert_eq!(content_type(&reply), TEXT, "{accept:?}");
     }
-    exporter.shutdown().unwrap();
+    handle.shutdown().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_scrapes_all_succeed() {
-    let exporter = install();
-    let addr = exporter.local_addr();
+    let handle = install();
+    let addr = handle.local_addr();
     let expected = fetch(addr, Method::GET, "/metrics", None).await.body;
     let clients: Vec<_> = (0..16)
         .map(|_| {
@@ -188,7 +188,7 @@ async fn concurrent_scrapes_all_succeed() {
             );
         }
     }
-    exporter.shutdown().unwrap();
+    handle.shutdown().unwrap();
 }
 
 /// A collector that blocks its first encode after `armed` is set, and reports that it started.
@@ -217,12 +217,12 @@ fn shutdown_lets_a_scrape_in_flight_finish() {
     });
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Arc::clone(&slow)));
-    let exporter = HeapsterExporter::builder(stats())
+    let handle = ExporterBuilder::new(stats())
         .with_registry(registry)
         .with_http_listener(SocketAddr::from(([127, 0, 0, 1], 0)))
         .install()
         .unwrap();
-    let addr = exporter.local_addr();
+    let addr = handle.local_addr();
     slow.armed.store(true, Ordering::SeqCst);
 
     let client = std::thread::spawn(move || {
@@ -235,7 +235,7 @@ fn shutdown_lets_a_scrape_in_flight_finish() {
     started
         .recv_timeout(Duration::from_secs(60))
         .expect("the scrape reached the collector");
-    exporter.shutdown().expect("clean shutdown");
+    handle.shutdown().expect("clean shutdown");
     let reply = client.join().expect("the client got an answer");
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.body.starts_with(b"# HELP heapster_allocations_total"));
@@ -248,7 +248,7 @@ fn shutdown_lets_a_scrape_in_flight_finish() {
 fn port_in_use_and_bad_address_are_errors_with_a_source() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let error = HeapsterExporter::builder(stats())
+    let error = ExporterBuilder::new(stats())
         .with_http_listener(addr)
         .install()
         .expect_err("the port is in use");
@@ -264,7 +264,7 @@ fn port_in_use_and_bad_address_are_errors_with_a_source() {
 
     // An address that is not this machine's (TEST-NET-1): binding fails, nothing is sent.
     let foreign = SocketAddr::from(([192, 0, 2, 1], 0));
-    let error = HeapsterExporter::builder(stats())
+    let error = ExporterBuilder::new(stats())
         .with_http_listener(foreign)
         .install()
         .expect_err("not a local address");
@@ -273,7 +273,7 @@ fn port_in_use_and_bad_address_are_errors_with_a_source() {
 
 #[tokio::test]
 async fn the_handler_mounts_in_your_own_hyper_server() {
-    let parts = HeapsterExporter::builder(stats()).build().unwrap();
+    let parts = ExporterBuilder::new(stats()).build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let handler = parts.handler.clone();

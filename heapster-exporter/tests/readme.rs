@@ -1,13 +1,38 @@
-//! The README's metric list is the catalog's table, and its exporter snippet (fenced as `rs`, so
-//! that rustdoc does not take the fragment for a doctest) is in the builder's compiled doc
-//! example. `HEAPSTER_BLESS=1` rewrites the list.
+//! The README's metric list is the catalog's table, and its exporter snippets (fenced as `rs`,
+//! so that rustdoc does not take the fragments for doctests) are in compiled doc examples. `HEAPSTER_BLESS=1` rewrites the list.
 
 use std::path::PathBuf;
 
-use heapster_exporter::catalog::{DEFAULT_NAMESPACE, markdown_table};
+use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS};
 
 const BEGIN: &str = "<!-- metrics:begin -->\n";
 const END: &str = "<!-- metrics:end -->";
+
+/// The metric list as a Markdown table, from the catalog.
+fn markdown_table(namespace: &str) -> String {
+    let mut out = String::from(
+        "| Prometheus | OpenTelemetry | type | unit | labels | definition |\n|---|---|---|---|---|---|\n",
+    );
+    for m in METRICS {
+        let labels = m.attribute.map_or_else(String::new, |key| {
+            let values: Vec<_> = m.series.iter().filter_map(|s| s.attribute_value).collect();
+            format!("`{key}`: {}", values.join(", "))
+        });
+        let prometheus_type = match m.instrument {
+            Instrument::Counter => "counter",
+            Instrument::UpDownCounter | Instrument::Gauge => "gauge",
+            Instrument::Histogram => "histogram",
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {prometheus_type} | `{}` | {labels} | {} |\n",
+            m.full_prometheus_name(namespace),
+            m.full_otel_name(namespace),
+            m.unit.ucum(),
+            m.help.replace('|', "\\|"),
+        ));
+    }
+    out
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -34,20 +59,32 @@ fn readme_metric_list_is_the_catalog() {
     );
 }
 
-#[test]
-fn readme_exporter_snippet_is_compiled_as_a_doc_example() {
+/// Every line of the first `rs` snippet after `heading` in the README is in `source`'s
+/// compiled doc example (ignoring `prefix`, which the example spells differently).
+fn assert_snippet_is_compiled(heading: &str, source: &str, prefix: &str) {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let builder = std::fs::read_to_string(root().join("heapster-exporter/src/builder.rs")).unwrap();
+    let source_text = std::fs::read_to_string(root().join(source)).unwrap();
     let snippet = readme
-        .split("```rs\n")
+        .split(heading)
         .nth(1)
+        .and_then(|section| section.split("```rs\n").nth(1))
         .and_then(|rest| rest.split("```").next())
-        .expect("README has the exporter snippet");
+        .unwrap_or_else(|| panic!("README has a snippet under {heading:?}"));
     for line in snippet.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let line = line.trim_start_matches("let exporter = heapster_exporter::");
+        let line = line.trim_start_matches(prefix);
         assert!(
-            builder.contains(line),
-            "README line {line:?} is not in the builder's doc example"
+            source_text.contains(line),
+            "README line {line:?} is not in {source}'s doc example"
         );
     }
+}
+
+#[test]
+fn readme_snippets_are_compiled_doc_examples() {
+    assert_snippet_is_compiled(
+        "## Prometheus",
+        "heapster-exporter/src/builder.rs",
+        "let handle = heapster_exporter::",
+    );
+    assert_snippet_is_compiled("## OpenTelemetry", "heapster-exporter/src/otel.rs", "");
 }

@@ -114,6 +114,20 @@ macro_rules! stats {
                 }
             }
 
+            /// Every counter and gauge as `(field name, &mut value)`, counters first, each group
+            /// in declaration order: set every field without naming it, e.g. to check that a
+            /// consumer reads each one.
+            pub fn fields_mut(&mut self) -> impl ExactSizeIterator<Item = (&'static str, &mut u64)> {
+                [$( (stringify!($counter), &mut self.$counter), )* $( (stringify!($gauge), &mut self.$gauge), )*].into_iter()
+            }
+
+            /// Every histogram as `(field name, &mut histogram)`, in declaration order.
+            pub fn histograms_mut(
+                &mut self,
+            ) -> impl ExactSizeIterator<Item = (&'static str, &mut Histogram)> {
+                [$( (stringify!($histogram), &mut self.$histogram), )*].into_iter()
+            }
+
             /// Mutable access to a counter or gauge by name (for deserializers and tests).
             #[cfg_attr(not(any(test, feature = "serde")), allow(dead_code))]
             pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut u64> {

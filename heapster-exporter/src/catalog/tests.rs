@@ -5,22 +5,45 @@ use heapster::Stats;
 
 use super::*;
 
-#[test]
-fn every_stats_field_is_exported_or_excluded_with_a_reason() {
-    let read: HashSet<&str> = METRICS
+fn sample(stats: Stats) -> Sample {
+    Sample {
+        stats,
+        interval_peak: 0,
+        taken_at: Instant::now(),
+        sequence: 1,
+    }
+}
+
+/// Every value and histogram the catalog reads from `sample`, in catalog order.
+fn readings(sample: &Sample) -> Vec<(Option<u64>, Option<Histogram>)> {
+    METRICS
         .iter()
         .flat_map(|m| m.series)
-        .flat_map(|s| s.read.fields())
-        .collect();
-    let excluded: HashSet<&str> = NOT_EXPORTED.iter().map(|&(name, _)| name).collect();
-    for name in Stats::COUNTERS
-        .iter()
-        .chain(Stats::GAUGES)
-        .chain(Stats::HISTOGRAMS)
-    {
+        .map(|s| (s.read.value(sample), s.read.histogram(sample).copied()))
+        .collect()
+}
+
+#[test]
+fn every_stats_field_changes_a_metric_or_is_excluded_with_a_reason() {
+    let untouched = readings(&sample(Stats::new()));
+    let changes_a_metric = |stats: Stats| readings(&sample(stats)) != untouched;
+    let excluded = |name: &str| NOT_EXPORTED.iter().any(|&(n, _)| n == name);
+    for i in 0..Stats::new().fields_mut().len() {
+        let mut stats = Stats::new();
+        let (name, value) = stats.fields_mut().nth(i).unwrap();
+        *value = 1000;
         assert!(
-            read.contains(name) ^ excluded.contains(name),
-            "Stats field `{name}` must be read by a metric of METRICS or listed in NOT_EXPORTED (not both)"
+            changes_a_metric(stats) ^ excluded(name),
+            "Stats field `{name}` must change a metric of METRICS or be listed in NOT_EXPORTED (not both)"
+        );
+    }
+    for i in 0..Stats::new().histograms_mut().len() {
+        let mut stats = Stats::new();
+        let (name, histogram) = stats.histograms_mut().nth(i).unwrap();
+        histogram.record(64);
+        assert!(
+            changes_a_metric(stats) ^ excluded(name),
+            "Stats histogram `{name}` must be read by a metric or listed in NOT_EXPORTED"
         );
     }
     for (name, reason) in NOT_EXPORTED {
@@ -29,47 +52,19 @@ fn every_stats_field_is_exported_or_excluded_with_a_reason() {
 }
 
 #[test]
-fn every_read_names_a_real_field_of_the_right_kind() {
-    let stats = Stats::new();
+fn histogram_metrics_read_histograms_and_others_read_values() {
+    let sample = sample(Stats::new());
     for metric in METRICS {
         for series in metric.series {
-            match series.read {
-                Read::Field(name) => assert!(stats.get(name).is_some(), "no field `{name}`"),
-                Read::Histogram(name) => {
-                    assert!(stats.histogram(name).is_some(), "no histogram `{name}`");
-                }
-                _ => {}
-            }
-            for field in series.read.fields() {
-                let known = stats.get(field).is_some() || stats.histogram(field).is_some();
-                assert!(known, "`{field}` is not a Stats field");
-            }
-            let is_histogram = matches!(series.read, Read::Histogram(_));
+            let is_histogram = metric.instrument == Instrument::Histogram;
             assert_eq!(
+                series.read.histogram(&sample).is_some(),
                 is_histogram,
-                metric.instrument == Instrument::Histogram,
-                "{}: histogram reads exactly for histograms",
+                "{}",
                 metric.otel_name
             );
+            assert_eq!(series.read.value(&sample).is_some(), !is_histogram);
         }
-    }
-}
-
-#[test]
-fn prometheus_names_are_the_translation_of_the_otel_names() {
-    for metric in METRICS {
-        let translated = otel_to_prometheus(
-            &metric.full_otel_name(DEFAULT_NAMESPACE),
-            metric.unit.ucum(),
-            metric.instrument,
-        );
-        assert_eq!(
-            metric.full_prometheus_name(DEFAULT_NAMESPACE),
-            translated,
-            "{}",
-            metric.otel_name
-        );
-        assert_eq!(metric.prometheus_name, metric.otel_name.replace('.', "_"));
     }
 }
 
@@ -135,47 +130,37 @@ fn series_and_attributes_are_consistent() {
 }
 
 #[test]
-fn reads_take_values_from_the_sample() {
+fn reads_take_values_from_the_sample_and_derived_ones_from_stats_methods() {
     let mut stats = Stats::new();
-    stats.allocations = 5;
-    stats.deallocations = 2;
-    stats.allocated_bytes = 500;
-    stats.deallocated_bytes = 100;
-    stats.realloc_grown_bytes = 10;
-    stats.realloc_moved = 7;
+    // Distinct values, decreasing so that live bytes and allocations stay positive.
+    for (i, (_, value)) in (0..).zip(stats.fields_mut()) {
+        *value = 100_000 - 1_000 * i;
+    }
     stats.allocation_sizes.record(64);
-    let sample = Sample {
-        stats,
-        interval_peak: 999,
-        taken_at: Instant::now(),
-        sequence: 1,
+    let mut sample = sample(stats);
+    sample.interval_peak = 999;
+    let read = |otel_name: &str, attribute: Option<&str>| {
+        let metric = METRICS.iter().find(|m| m.otel_name == otel_name).unwrap();
+        let series = metric
+            .series
+            .iter()
+            .find(|s| s.attribute_value == attribute);
+        series.unwrap().read
     };
-    assert_eq!(Read::Field("realloc_moved").value(&sample), 7);
-    assert_eq!(Read::LiveBytes.value(&sample), 410);
-    assert_eq!(Read::LiveAllocations.value(&sample), 3);
-    assert_eq!(Read::IntervalPeak.value(&sample), 999);
-    let h = Read::Histogram("allocation_sizes").histogram(&sample);
-    assert_eq!(h.map(Histogram::count), Some(1));
-    assert_eq!(Read::LiveBytes.histogram(&sample), None);
-}
-
-#[test]
-fn translation_rules() {
-    assert_eq!(
-        otel_to_prometheus("a.b", "By", Instrument::Counter),
-        "a_b_bytes_total"
-    );
-    assert_eq!(
-        otel_to_prometheus("a.b", "{thing}", Instrument::Gauge),
-        "a_b"
-    );
-    assert_eq!(otel_to_prometheus("a", "s", Instrument::Histogram), "a_s");
-}
-
-#[test]
-fn markdown_table_has_one_row_per_metric() {
-    let table = markdown_table(DEFAULT_NAMESPACE);
-    assert_eq!(table.lines().count(), METRICS.len() + 2);
-    assert!(table.contains("| `heapster_memory_used_bytes` | `heapster.memory.used` | gauge |"));
-    assert!(table.contains("\\|new - old\\|"), "pipes are escaped");
+    for (name, attribute, expected) in [
+        ("allocations", None, stats.allocations),
+        ("reallocations", Some("moved"), stats.realloc_moved),
+        ("memory.used", None, stats.live_bytes()),
+        ("allocations.active", None, stats.live_allocations()),
+        ("memory.interval_peak", None, 999),
+    ] {
+        assert_ne!(expected, 0, "{name}: a value a wrong read would not give");
+        assert_eq!(
+            read(name, attribute).value(&sample),
+            Some(expected),
+            "{name}"
+        );
+    }
+    let sizes = read("allocation.size", None).histogram(&sample);
+    assert_eq!(sizes.map(Histogram::count), Some(1));
 }

@@ -9,12 +9,13 @@ use opentelemetry_proto::tonic::metrics::v1 as pm;
 use pm::exponential_histogram_data_point::Buckets;
 
 use crate::catalog::{Instrument, METRICS, Metric};
+use crate::config::Config;
 use crate::sampler::Sample;
 
 /// The histograms of `sample` (minus `baseline` for delta temporality, where `baseline` holds
 /// one histogram per series in catalog order), stamped `start..now` in Unix nanoseconds.
 pub(crate) fn metrics(
-    namespace: &str,
+    config: &Config,
     sample: &Sample,
     baseline: Option<&[Histogram]>,
     start: u64,
@@ -39,14 +40,14 @@ pub(crate) fn metrics(
                     };
                     data_point(
                         &histogram,
-                        attributes(metric, series.attribute_value),
+                        attributes(config, metric, series.attribute_value),
                         start,
                         now,
                     )
                 })
                 .collect();
             pm::Metric {
-                name: metric.full_otel_name(namespace),
+                name: metric.full_otel_name(config.namespace()),
                 description: metric.help.to_owned(),
                 unit: metric.unit.ucum().to_owned(),
                 metadata: Vec::new(),
@@ -84,17 +85,22 @@ fn histogram_metrics() -> impl Iterator<Item = &'static Metric> {
         .filter(|m| m.instrument == Instrument::Histogram)
 }
 
-fn attributes(metric: &Metric, value: Option<&'static str>) -> Vec<KeyValue> {
-    match (metric.attribute, value) {
-        (Some(key), Some(value)) => vec![KeyValue {
+/// The constant labels and, if the metric has one, the series' attribute.
+fn attributes(config: &Config, metric: &Metric, value: Option<&'static str>) -> Vec<KeyValue> {
+    let attribute = metric.attribute.zip(value);
+    config
+        .constant_labels()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(attribute)
+        .map(|(key, value)| KeyValue {
             key: key.to_owned(),
             key_strindex: 0,
             value: Some(AnyValue {
                 value: Some(any_value::Value::StringValue(value.to_owned())),
             }),
-        }],
-        _ => Vec::new(),
-    }
+        })
+        .collect()
 }
 
 /// One data point: non-empty buckets from the first to the last, at scale 0.

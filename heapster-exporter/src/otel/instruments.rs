@@ -6,17 +6,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{AsyncInstrument, Meter};
+use opentelemetry::metrics::{AsyncInstrumentBuilder, Meter};
 
 use super::collection;
-use crate::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS, Metric};
-use crate::error::Error;
+use crate::catalog::{Instrument, METRICS, Metric};
+use crate::config::Config;
 use crate::sampler::Sampler;
 use crate::source::Source;
 
 /// heapster's metrics for OpenTelemetry: [`register`](Self::register) puts the counters,
 /// up-down counters and gauges of the [catalog](crate::catalog::METRICS) on your `Meter`, and
-/// [`OtlpExporter::builder`](super::OtlpExporter::builder) sends them with the histograms.
+/// [`OtlpExporterBuilder`](super::OtlpExporterBuilder) sends them with the histograms.
 ///
 /// Cloning is cheap; clones share the sampler, and an exporter built from any clone sends the
 /// histograms from the same sample as the instruments registered by any other.
@@ -38,10 +38,10 @@ use crate::source::Source;
 pub struct OtelInstruments {
     sampler: Arc<Sampler>,
     id: usize,
-    namespace: Arc<str>,
+    config: Config,
     start: SystemTime,
-    /// Per-bucket counter bounds `le = 2^lowest ..= 2^highest` and `+Inf`, if enabled.
-    bucket_counters: Option<(u32, u32)>,
+    /// Whether the histograms are also registered as per-bucket counters.
+    bucket_counters: bool,
 }
 
 /// The instruments made by [`OtelInstruments::register`].
@@ -72,71 +72,54 @@ impl std::fmt::Debug for Registration {
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 impl OtelInstruments {
-    /// The lowest default `le` bound of the per-bucket counters: 8 bytes.
-    pub const DEFAULT_LOWEST_BOUND: u64 = 8;
-    /// The highest default `le` bound of the per-bucket counters: 1 GiB.
-    pub const DEFAULT_HIGHEST_BOUND: u64 = 1 << 30;
-
     /// Instruments reading `source` (usually `&GLOBAL`, the `Heapster` global allocator) through
     /// a sampler of their own with the default interval.
     ///
-    /// If the process also serves `/metrics`, use [`with_sampler`](Self::with_sampler) with the
-    /// Prometheus side's sampler instead: each sampler restarts the allocator's interval peak
-    /// when it samples, so two samplers over one allocator would each see only part of the
-    /// spikes.
+    /// If the process also serves `/metrics`, take the instruments from
+    /// [`ExporterParts::otel_instruments`](crate::ExporterParts::otel_instruments) instead (or
+    /// use [`from_sampler`](Self::from_sampler) with the Prometheus side's sampler): each
+    /// sampler restarts the allocator's interval peak when it samples, so two samplers over
+    /// one allocator would each see only part of the spikes.
     pub fn new(source: impl Source) -> Self {
-        Self::with_sampler(Arc::new(Sampler::new(source)))
+        Self::from_sampler(Arc::new(Sampler::new(source)))
+    }
+
+    /// The old name of [`from_sampler`](Self::from_sampler).
+    #[deprecated(since = "0.1.0", note = "renamed to `from_sampler`")]
+    pub fn with_sampler(sampler: Arc<Sampler>) -> Self {
+        Self::from_sampler(sampler)
     }
 
     /// Instruments reading `sampler`: share one sampler with the Prometheus collector (e.g.
     /// [`ExporterParts::sampler`](crate::ExporterParts::sampler)) so both paths serve the
     /// same samples.
-    pub fn with_sampler(sampler: Arc<Sampler>) -> Self {
+    pub fn from_sampler(sampler: Arc<Sampler>) -> Self {
         Self {
             sampler,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            namespace: Arc::from(DEFAULT_NAMESPACE),
+            config: Config::new(),
             start: SystemTime::now(),
-            bucket_counters: None,
+            bucket_counters: false,
         }
     }
 
-    /// Sets the namespace, the first part of every name (`heapster` by default); the empty
-    /// string means none.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] unless the namespace matches `[a-zA-Z][a-zA-Z0-9_]*` (or is
-    /// empty): the same string must also be a valid Prometheus name prefix.
-    pub fn with_namespace(mut self, namespace: &str) -> Result<Self, Error> {
-        let mut chars = namespace.chars();
-        let valid = chars.next().is_none_or(|c| c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(Error::invalid(
-                "namespace",
-                format!("{namespace:?} does not match [a-zA-Z][a-zA-Z0-9_]*"),
-            ));
-        }
-        self.namespace = Arc::from(namespace);
-        Ok(self)
+    /// Uses `config`'s namespace, constant labels (as attributes) and histogram bounds (for
+    /// the per-bucket counters): hand the Prometheus side's [`Config`] here so both paths
+    /// agree, or use [`ExporterParts::otel_instruments`](crate::ExporterParts::otel_instruments).
+    #[must_use]
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
     }
 
     /// Also registers the histograms as per-bucket counters, for pipelines that cannot carry
-    /// exponential histograms: `<histogram>.bucket`, one cumulative count per `le` bound (every
-    /// power of two from `lowest` to `highest`, and `+Inf`), so `histogram_quantile` reads
-    /// them like classic Prometheus buckets. See the [module docs](super) for the trade-off.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] unless both are powers of two with `lowest <= highest`.
-    pub fn with_bucket_counters(mut self, lowest: u64, highest: u64) -> Result<Self, Error> {
-        if !lowest.is_power_of_two() || !highest.is_power_of_two() || lowest > highest {
-            return Err(Error::invalid(
-                "bucket counters",
-                format!("{lowest}..={highest}: bounds must be powers of two, lowest first"),
-            ));
-        }
-        self.bucket_counters = Some((lowest.trailing_zeros(), highest.trailing_zeros()));
-        Ok(self)
+    /// exponential histograms: `<histogram>.bucket`, one cumulative count per `le` bound (the
+    /// [`Config`]'s histogram bounds, and `+Inf`), so `histogram_quantile` reads them like
+    /// classic Prometheus buckets. See the [module docs](super) for the trade-off.
+    #[must_use]
+    pub fn with_bucket_counters(mut self, enabled: bool) -> Self {
+        self.bucket_counters = enabled;
+        self
     }
 
     /// The sampler the instruments read.
@@ -144,9 +127,9 @@ impl OtelInstruments {
         &self.sampler
     }
 
-    /// The namespace of every name.
-    pub fn namespace(&self) -> &str {
-        &self.namespace
+    /// The settings the instruments use.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The start time of the cumulative histograms: when these instruments were created.
@@ -170,48 +153,35 @@ impl OtelInstruments {
         };
         let mut callback = 0u32;
         for metric in METRICS {
-            let name = metric.full_otel_name(&self.namespace);
-            let unit = metric.unit.ucum();
+            let name = metric.full_otel_name(self.config.namespace());
             let (name, handle): (String, Box<dyn Any + Send + Sync>) = match metric.instrument {
                 Instrument::Counter => {
-                    let observe = self.observer(metric, callback);
-                    let counter = meter
-                        .u64_observable_counter(name.clone())
-                        .with_unit(unit)
-                        .with_description(metric.help)
-                        .with_callback(move |o| observe(o, &|v| v))
-                        .build();
-                    (name, Box::new(counter))
+                    let builder = meter.u64_observable_counter(name.clone());
+                    let observe = self.observe(builder, metric, callback, |v| v);
+                    (name, Box::new(observe.build()))
                 }
                 Instrument::UpDownCounter => {
-                    let observe = self.observer(metric, callback);
-                    let counter = meter
-                        .i64_observable_up_down_counter(name.clone())
-                        .with_unit(unit)
-                        .with_description(metric.help)
-                        .with_callback(move |o| {
-                            observe(o, &|v| i64::try_from(v).unwrap_or(i64::MAX));
-                        })
-                        .build();
-                    (name, Box::new(counter))
+                    let builder = meter.i64_observable_up_down_counter(name.clone());
+                    let saturate = |v| i64::try_from(v).unwrap_or(i64::MAX);
+                    (
+                        name,
+                        Box::new(self.observe(builder, metric, callback, saturate).build()),
+                    )
                 }
                 Instrument::Gauge => {
-                    let observe = self.observer(metric, callback);
-                    let gauge = meter
-                        .u64_observable_gauge(name.clone())
-                        .with_unit(unit)
-                        .with_description(metric.help)
-                        .with_callback(move |o| observe(o, &|v| v))
-                        .build();
-                    (name, Box::new(gauge))
+                    let gauge = meter.u64_observable_gauge(name.clone());
+                    (
+                        name,
+                        Box::new(self.observe(gauge, metric, callback, |v| v).build()),
+                    )
                 }
                 Instrument::Histogram => {
                     // Native histograms travel with `OtlpExporter`; counters only on request.
-                    let Some(bounds) = self.bucket_counters else {
+                    if !self.bucket_counters {
                         continue;
-                    };
+                    }
                     let name = format!("{name}.bucket");
-                    let handle = self.register_buckets(meter, metric, &name, bounds, callback);
+                    let handle = self.register_buckets(meter, metric, &name, callback);
                     (name, handle)
                 }
             };
@@ -222,26 +192,33 @@ impl OtelInstruments {
         registration
     }
 
-    /// A callback body for a counter or gauge: observes every series of `metric` from the
-    /// collection's sample, converted by `convert`.
-    fn observer<T>(
+    /// `builder` with the metric's unit and description, and a callback that observes every
+    /// series of `metric` from the collection's sample, converted by `convert`.
+    fn observe<'a, I, T: 'static>(
         &self,
+        builder: AsyncInstrumentBuilder<'a, I, T>,
         metric: &'static Metric,
         callback: u32,
-    ) -> impl Fn(&dyn AsyncInstrument<T>, &dyn Fn(u64) -> T) + Send + Sync + 'static {
+        convert: fn(u64) -> T,
+    ) -> AsyncInstrumentBuilder<'a, I, T> {
         let sampler = Arc::clone(&self.sampler);
         let owner = self.id;
         let attributes: Vec<Vec<KeyValue>> = metric
             .series
             .iter()
-            .map(|s| attribute(metric.attribute, s.attribute_value))
+            .map(|s| self.attributes(metric, s.attribute_value))
             .collect();
-        move |observer, convert| {
-            let sample = collection::for_callback(owner, callback, &sampler);
-            for (series, attributes) in metric.series.iter().zip(&attributes) {
-                observer.observe(convert(series.read.value(&sample)), attributes);
-            }
-        }
+        builder
+            .with_unit(metric.unit.ucum())
+            .with_description(metric.help)
+            .with_callback(move |observer| {
+                let sample = collection::for_callback(owner, callback, &sampler);
+                for (series, attributes) in metric.series.iter().zip(&attributes) {
+                    if let Some(value) = series.read.value(&sample) {
+                        observer.observe(convert(value), attributes);
+                    }
+                }
+            })
     }
 
     fn register_buckets(
@@ -249,21 +226,22 @@ impl OtelInstruments {
         meter: &Meter,
         metric: &'static Metric,
         name: &str,
-        (lowest, highest): (u32, u32),
         callback: u32,
     ) -> Box<dyn Any + Send + Sync> {
         let sampler = Arc::clone(&self.sampler);
         let owner = self.id;
+        let bounds = self.config.bounds();
         // Per series: the attribute sets of each bound, `+Inf` last.
         let attributes: Vec<Vec<Vec<KeyValue>>> = metric
             .series
             .iter()
             .map(|s| {
-                (lowest..=highest)
-                    .map(|k| (1u64 << k).to_string())
+                bounds
+                    .iter()
+                    .map(|bound| bound.to_string())
                     .chain(std::iter::once("+Inf".to_owned()))
                     .map(|le| {
-                        let mut a = attribute(metric.attribute, s.attribute_value);
+                        let mut a = self.attributes(metric, s.attribute_value);
                         a.push(KeyValue::new("le", le));
                         a
                     })
@@ -273,7 +251,7 @@ impl OtelInstruments {
         let description = format!(
             "Cumulative count of {} at or below the bound le (powers of two, and +Inf): the classic buckets of {}.",
             metric.otel_name,
-            metric.full_otel_name(&self.namespace)
+            metric.full_otel_name(self.config.namespace())
         );
         Box::new(
             meter
@@ -286,29 +264,26 @@ impl OtelInstruments {
                         let Some(histogram) = series.read.histogram(&sample) else {
                             continue;
                         };
-                        let counts = histogram.counts();
-                        // Sizes up to 2^lowest share the first bound.
-                        let mut cumulative: u64 = counts[..lowest as usize]
-                            .iter()
-                            .copied()
-                            .fold(0, u64::saturating_add);
-                        for (k, attributes) in (lowest..=highest).zip(attributes) {
-                            cumulative = cumulative.saturating_add(counts[k as usize]);
+                        for ((_, cumulative), attributes) in
+                            bounds.cumulative(histogram).zip(attributes)
+                        {
                             observer.observe(cumulative, attributes);
-                        }
-                        if let Some(inf) = attributes.last() {
-                            observer.observe(histogram.count(), inf);
                         }
                     }
                 })
                 .build(),
         )
     }
-}
 
-fn attribute(key: Option<&'static str>, value: Option<&'static str>) -> Vec<KeyValue> {
-    match (key, value) {
-        (Some(key), Some(value)) => vec![KeyValue::new(key, value)],
-        _ => Vec::new(),
+    /// The constant labels and, if the metric has one, the series' attribute.
+    fn attributes(&self, metric: &Metric, value: Option<&'static str>) -> Vec<KeyValue> {
+        let constant = self.config.constant_labels().iter();
+        let mut attributes: Vec<KeyValue> = constant
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        if let (Some(key), Some(value)) = (metric.attribute, value) {
+            attributes.push(KeyValue::new(key, value));
+        }
+        attributes
     }
 }

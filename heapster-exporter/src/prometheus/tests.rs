@@ -49,51 +49,75 @@ fn classic_buckets_fold_below_the_lowest_and_above_the_highest_bound() {
     assert!(text.contains(&format!("\nheapster_allocation_size_bytes_sum {sum}.0\n")));
 }
 
+/// `(le, cumulative count)` of every classic bucket of `metric` in `text`, `le` parsed as a
+/// number (text 0.0.4 writes `le="1.048576e+06"` from 2^20 up).
+fn classic_buckets(text: &str, metric: &str) -> Vec<(f64, u64)> {
+    lines_starting(text, &format!("{metric}_bucket{{le=\""))
+        .into_iter()
+        .map(|line| {
+            let (le, count) = line.split_once("\"} ").unwrap();
+            let le = le.rsplit('"').next().unwrap();
+            (le.parse().unwrap(), count.parse().unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn every_power_of_two_lands_in_its_own_le_bucket() {
-    for k in 3..30u32 {
+    let config = Config::new().with_histogram_bounds(1, 1 << 63).unwrap();
+    for k in 2..63u32 {
         let p = 1u64 << k;
         let mut stats = Stats::new();
         stats.allocation_sizes.record(p - 1);
         stats.allocation_sizes.record(p);
         stats.allocation_sizes.record(p + 1);
-        let c = collector(stats).with_classic_buckets(1, 1 << 40).unwrap();
-        let text = render(&c);
-        let le = |v: u64| {
-            let line = lines_starting(&text, "heapster_allocation_size_bytes_bucket")
-                .into_iter()
-                .find(|l| l.contains(&format!("le=\"{v}\"")))
-                .unwrap_or_else(|| panic!("no le={v} in\n{text}"));
-            line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
-        };
-        if p * 2 < 1_000_000 {
-            assert_eq!(le(p / 2), 0, "2^{k} - 1 > 2^{}", k - 1);
-            assert_eq!(le(p), 2, "2^{k} - 1 and 2^{k} are <= 2^{k}");
-            assert_eq!(le(p * 2), 3, "2^{k} + 1 is <= 2^{}", k + 1);
+        let text = render(&collector(stats).with_config(config.clone()));
+        let buckets = classic_buckets(&text, "heapster_allocation_size_bytes");
+        assert_eq!(buckets.len(), 64 + 1, "le = 1 ..= 2^63, then +Inf");
+        for (j, &(le, count)) in buckets.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss, reason = "powers of two are exact")]
+            let expected_le = if j < 64 {
+                (1u64 << j) as f64
+            } else {
+                f64::INFINITY
+            };
+            assert_eq!(le, expected_le, "bucket {j} of k = {k}");
+            // 2^k - 1 > 2^(k-1), so it shares bucket k with 2^k; 2^k + 1 is in bucket k + 1.
+            let expected = match j {
+                j if j < k as usize => 0,
+                j if j == k as usize => 2,
+                _ => 3,
+            };
+            assert_eq!(
+                count, expected,
+                "le={le} with sizes 2^{k} - 1, 2^{k}, 2^{k} + 1"
+            );
         }
     }
 }
 
 #[test]
-fn namespace_labels_and_validation() {
-    let c = collector(Stats::new()).with_namespace("app_heap").unwrap();
-    let text = render(&c);
+fn namespace_and_constant_labels_come_from_the_config() {
+    let config = Config::new().with_namespace("app_heap").unwrap();
+    let text = render(&collector(Stats::new()).with_config(config));
     assert!(text.contains("\napp_heap_reallocations_total{kind=\"moved\"} 0\n"));
-    let bare = collector(Stats::new()).with_namespace("").unwrap();
-    assert!(render(&bare).contains("\nfailures_total{operation=\"alloc\"} 0\n"));
-    for bad in ["1x", "a-b", "a.b", "é"] {
-        assert!(
-            collector(Stats::new()).with_namespace(bad).is_err(),
-            "{bad}"
-        );
-    }
-    for (lo, hi) in [(3, 8), (8, 4), (0, 8)] {
-        assert!(
-            collector(Stats::new())
-                .with_classic_buckets(lo, hi)
-                .is_err()
-        );
-    }
+    let bare = Config::new().with_namespace("").unwrap();
+    let text = render(&collector(Stats::new()).with_config(bare));
+    assert!(text.contains("\nfailures_total{operation=\"alloc\"} 0\n"));
+    let labelled = Config::new()
+        .with_constant_label("service", "checkout")
+        .unwrap();
+    let text = render(&collector(stats_with_allocations(3)).with_config(labelled));
+    assert!(text.contains("\nheapster_allocations_total{service=\"checkout\"} 3\n"));
+    assert!(
+        text.contains("\nheapster_reallocations_total{service=\"checkout\",kind=\"moved\"} 0\n")
+    );
+    assert!(
+        text.contains(
+            "\nheapster_allocation_size_bytes_bucket{service=\"checkout\",le=\"+Inf\"} 0\n"
+        ),
+        "{text}"
+    );
 }
 
 #[cfg(feature = "protobuf")]
@@ -154,7 +178,7 @@ fn native_histograms_can_be_turned_off() {
 
     let mut registry = Registry::default();
     collector(Stats::new())
-        .with_native_histograms(false)
+        .with_config(Config::new().with_native_histograms(false))
         .register(&mut registry);
     let families = prometheus_protobuf::encode(&registry).unwrap();
     let h = families
