@@ -46,10 +46,11 @@
 //! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
 //! | [`ExporterBuilder`] | [`install`](ExporterBuilder::install) it all ([`ExporterHandle`]), or [`build`](ExporterBuilder::build) the [`ExporterParts`] | the one-line setup |
 //!
-//! Names follow one pattern: a builder is the entry point (`ExporterBuilder::new`,
-//! `otel::OtlpExporterBuilder::new`) and every setter is `with_*`; `build()` returns what was
-//! configured and starts nothing that listens, `install()` starts the endpoint and returns its
-//! handle.
+//! Names follow one pattern, metrics-exporter-prometheus's: a builder is the entry point
+//! (`ExporterBuilder::new(&GLOBAL)`, `otel::OtlpExporterBuilder::new(&instruments)`), every
+//! setter is `with_*`, and `build()` returns the configured value; `install()` also starts the
+//! `/metrics` endpoint and returns its [`ExporterHandle`]. What every back-end shares is one
+//! [`Config`].
 //!
 //! # Metrics
 //!
