@@ -18,7 +18,7 @@ use crate::exposition::Renderer;
 #[cfg(feature = "http")]
 use crate::handle::ExporterHandle;
 #[cfg(feature = "http")]
-use crate::http::MetricsHandler;
+use crate::http::{HttpLimits, MetricsHandler};
 #[cfg(feature = "prometheus")]
 use crate::prometheus::PrometheusCollector;
 use crate::sampler::Sampler;
@@ -57,6 +57,8 @@ pub struct ExporterBuilder {
     registry: Option<Registry>,
     #[cfg(feature = "http")]
     listen: SocketAddr,
+    #[cfg(feature = "http")]
+    limits: HttpLimits,
 }
 
 /// The builder's old name.
@@ -113,6 +115,8 @@ impl ExporterBuilder {
             registry: None,
             #[cfg(feature = "http")]
             listen: Self::DEFAULT_LISTEN_ADDR,
+            #[cfg(feature = "http")]
+            limits: HttpLimits::new(),
         }
     }
 
@@ -161,6 +165,16 @@ impl ExporterBuilder {
         self
     }
 
+    /// Sets the limits of the endpoint [`install`](Self::install) starts (by default
+    /// [`HttpLimits::default`]: 64 connections, a 5 s header read timeout, 8 KiB request
+    /// heads).
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn with_http_limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// The parts, for wiring your own server, registry or OpenTelemetry pipeline. Starts
     /// nothing.
     pub fn build(self) -> ExporterParts {
@@ -202,8 +216,8 @@ impl ExporterBuilder {
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn install(self) -> Result<ExporterHandle, Error> {
-        let listen = self.listen;
-        ExporterHandle::start(listen, self.build())
+        let (listen, limits) = (self.listen, self.limits.clone());
+        ExporterHandle::start(listen, limits, self.build())
     }
 }
 

@@ -8,7 +8,7 @@ use crate::background::{Background, WhenDropped};
 use crate::builder::ExporterParts;
 use crate::error::Error;
 use crate::exposition::Renderer;
-use crate::http::{METRICS_PATH, serve};
+use crate::http::{HttpLimits, METRICS_PATH, listener, serve_with_limits};
 
 /// The endpoint started by [`install`](crate::ExporterBuilder::install): its address,
 /// and a graceful [`shutdown`](Self::shutdown).
@@ -22,29 +22,29 @@ pub struct ExporterHandle {
 }
 
 impl ExporterHandle {
-    pub(crate) fn start(listen: SocketAddr, parts: ExporterParts) -> Result<Self, Error> {
+    pub(crate) fn start(
+        listen: SocketAddr,
+        limits: HttpLimits,
+        parts: ExporterParts,
+    ) -> Result<Self, Error> {
         let bind_error = |source| Error::Bind {
             addr: listen,
             source,
         };
-        let listener = std::net::TcpListener::bind(listen).map_err(bind_error)?;
-        listener.set_nonblocking(true).map_err(bind_error)?;
-        let local_addr = listener.local_addr().map_err(bind_error)?;
         let sampler = Arc::clone(&parts.sampler);
         let handler = parts.handler.clone();
-        let background = Background::start(
-            "heapster-exporter",
-            WhenDropped::KeepRunning,
-            move |stopped| {
-                let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
+        let mut local_addr = listen;
+        let background =
+            Background::start("heapster-exporter", WhenDropped::KeepRunning, |stopped| {
+                let listener = listener(listen).map_err(bind_error)?;
+                local_addr = listener.local_addr().map_err(bind_error)?;
                 Ok(async move {
                     tokio::select! {
-                        () = serve(listener, handler, stopped) => {}
+                        () = serve_with_limits(listener, handler, limits, stopped) => {}
                         () = sampler.run() => {}
                     }
                 })
-            },
-        )?;
+            })?;
         Ok(Self {
             local_addr,
             parts,

@@ -1,6 +1,9 @@
 //! The `/metrics` endpoint: [`MetricsHandler`] to mount in any hyper or axum server, and
 //! [`serve`], the small HTTP/1.1 server that [`install`](crate::ExporterBuilder::install)
-//! runs.
+//! runs, within its [`HttpLimits`].
+
+mod connections;
+mod limits;
 
 use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
@@ -10,12 +13,14 @@ use bytes::Bytes;
 use http::header::{ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, VARY};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::exposition::{Format, Renderer};
+use crate::http::connections::{Connections, Tracked};
+pub use crate::http::limits::HttpLimits;
+pub(crate) use crate::http::limits::listener;
 
 /// The path the handler serves.
 pub const METRICS_PATH: &str = "/metrics";
@@ -120,18 +125,36 @@ fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Full<Bytes>> {
     response
 }
 
-/// Serves `handler` on `listener` (HTTP/1.1, keep-alive) until `shutdown` completes, then
-/// stops accepting and lets in-flight scrapes finish (for up to 10 s).
-///
-/// Run it on your own tokio runtime if you have one; [`install`](crate::ExporterBuilder::install)
-/// runs it on a thread of its own. Errors accepting a connection (such as running out of file
-/// descriptors) are survived: the server pauses briefly and accepts again.
+/// Serves `handler` on `listener` (HTTP/1.1, keep-alive) within the default [`HttpLimits`]
+/// until `shutdown` completes, then stops accepting and lets in-flight scrapes finish (for up
+/// to 10 s). See [`serve_with_limits`].
 pub async fn serve(
     listener: TcpListener,
     handler: MetricsHandler,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_with_limits(listener, handler, HttpLimits::default(), shutdown).await;
+}
+
+/// Serves `handler` on `listener` (HTTP/1.1, keep-alive) within `limits` until `shutdown`
+/// completes, then stops accepting and lets in-flight scrapes finish (for up to 10 s).
+///
+/// At the connection cap, each new connection closes the one that has waited longest
+/// without a complete request, so a scrape is answered however many connections are held
+/// open (see [`HttpLimits`]).
+///
+/// Run it on your own tokio runtime if you have one; [`install`](crate::ExporterBuilder::install)
+/// runs it on a thread of its own. Errors accepting a connection (such as running out of file
+/// descriptors) are survived: the server pauses briefly and accepts again.
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    handler: MetricsHandler,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
+    let http = limits.http1();
+    let connections = Connections::new(limits.max_connections());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -143,15 +166,17 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let connection = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), handler.clone());
+                connections.make_room().await;
+                let slot = connections.open();
+                let id = slot.id();
+                let service = Tracked::new(handler.clone(), slot);
+                let connection = http.serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     // A client that goes away mid-request is its own problem, not ours.
                     let _ = connection.await;
                 });
+                connections.attach(id, task.abort_handle());
             }
             () = &mut shutdown => break,
         }

@@ -42,7 +42,7 @@
 //! | [`Sampler`] | takes [`Sample`]s of a [`Source`] (every 1 s, or on demand) | one consistent snapshot per scrape |
 //! | [`PrometheusCollector`] | a `prometheus-client` collector | your own `Registry`, with its prefix and labels |
 //! | [`Renderer`], [`Format`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O | your own transport |
-//! | [`MetricsHandler`], [`serve`] | `GET`/`HEAD /metrics` with content negotiation | your own hyper or axum server |
+//! | [`MetricsHandler`], [`serve`], [`HttpLimits`] | `GET`/`HEAD /metrics` with content negotiation, within bounded connections | your own hyper or axum server |
 //! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
 //! | [`ExporterBuilder`] | [`install`](ExporterBuilder::install) it all ([`ExporterHandle`]), or [`build`](ExporterBuilder::build) the [`ExporterParts`] | the one-line setup |
 //!
@@ -84,7 +84,8 @@
 //! output buffer, sized from the previous scrape, and `prometheus-client`'s 8 KiB staging
 //! buffer); as protobuf, 122 blocks of about 35 KiB together (`prometheus-client`'s data
 //! model, one `String` or `Vec` per name, label and bucket list). Serving over HTTP adds
-//! hyper's per-request buffers.
+//! about 18 KiB per open connection, for at most 64 connections by default (see
+//! [`HttpLimits`]).
 //!
 //! # Features
 //!
@@ -135,7 +136,7 @@ pub use crate::exposition::{Format, Renderer};
 pub use crate::handle::ExporterHandle;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use crate::http::{METRICS_PATH, MetricsHandler, serve};
+pub use crate::http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_with_limits};
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use crate::prometheus::PrometheusCollector;
