@@ -39,9 +39,9 @@ impl Format {
         }
     }
 
-    /// Picks the format for an `Accept` header value: the offered format with the highest
-    /// quality (the first one listed on a tie). No header, an unparsable one, or one that
-    /// offers nothing we serve gives [`PrometheusText`](Self::PrometheusText).
+    /// Picks the format for an `Accept` header value: the offered format of highest quality.
+    /// No header, `*/*`, or one that accepts nothing we serve gives
+    /// [`PrometheusText`](Self::PrometheusText).
     ///
     /// ```
     /// use heapster_exporter::Format;
@@ -51,58 +51,15 @@ impl Format {
     /// let prometheus = "application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     /// assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
     /// ```
+    ///
+    /// The rules, and the exact `Content-Type` to answer with, are [`Negotiated`]'s.
+    ///
+    /// [`Negotiated`]: crate::Negotiated
     #[must_use]
     pub fn negotiate(accept: Option<&str>) -> Self {
-        let mut best = (Self::PrometheusText, 0.0f32);
-        for entry in accept.unwrap_or("").split(',') {
-            let mut parts = entry.split(';').map(str::trim);
-            let media_type = parts.next().unwrap_or("").to_ascii_lowercase();
-            let mut quality = 1.0f32;
-            let (mut version, mut proto, mut encoding) = (None, None, None);
-            for param in parts {
-                let Some((key, value)) = param.split_once('=') else {
-                    continue;
-                };
-                let value = value.trim().trim_matches('"');
-                match key.trim().to_ascii_lowercase().as_str() {
-                    "q" => quality = value.parse().unwrap_or(0.0),
-                    "version" => version = Some(value),
-                    "proto" => proto = Some(value),
-                    "encoding" => encoding = Some(value),
-                    _ => {}
-                }
-            }
-            let format = match media_type.as_str() {
-                "application/openmetrics-text"
-                    if matches!(version, None | Some("1.0.0" | "0.0.1")) =>
-                {
-                    Self::OpenMetrics
-                }
-                "text/plain" if matches!(version, None | Some("0.0.4")) => Self::PrometheusText,
-                "application/vnd.google.protobuf"
-                    if proto == Some("io.prometheus.client.MetricFamily")
-                        && encoding == Some("delimited") =>
-                {
-                    match PROTOBUF {
-                        Some(format) => format,
-                        None => continue,
-                    }
-                }
-                _ => continue,
-            };
-            if quality > best.1 && quality <= 1.0 {
-                best = (format, quality);
-            }
-        }
-        best.0
+        crate::negotiation::Negotiated::from_accept(accept).format()
     }
 }
-
-/// The protobuf format, when this build has it.
-#[cfg(feature = "protobuf")]
-const PROTOBUF: Option<Format> = Some(Format::Protobuf);
-#[cfg(not(feature = "protobuf"))]
-const PROTOBUF: Option<Format> = None;
 
 /// Renders a [`Registry`] in a [`Format`], with no I/O: the part of a scrape that an HTTP
 /// server (ours or yours) wraps.
@@ -152,51 +109,5 @@ impl Renderer {
                     .map_err(Error::Protobuf)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn negotiation() {
-        let n = |a: &str| Format::negotiate(Some(a));
-        assert_eq!(n(""), Format::PrometheusText);
-        assert_eq!(n("*/*"), Format::PrometheusText);
-        assert_eq!(n(";;;,,=q=,"), Format::PrometheusText);
-        assert_eq!(n("text/plain"), Format::PrometheusText);
-        assert_eq!(n("application/openmetrics-text"), Format::OpenMetrics);
-        assert_eq!(
-            n("application/openmetrics-text; version=2.0.0"),
-            Format::PrometheusText,
-            "an unknown version is not offered"
-        );
-        assert_eq!(
-            n("text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.5"),
-            Format::PrometheusText
-        );
-        assert_eq!(
-            n("application/openmetrics-text;q=0"),
-            Format::PrometheusText,
-            "q=0 means not acceptable"
-        );
-        assert_eq!(
-            n("Application/OpenMetrics-Text; Version=1.0.0"),
-            Format::OpenMetrics
-        );
-    }
-
-    #[cfg(feature = "protobuf")]
-    #[test]
-    fn negotiates_protobuf_as_prometheus_asks_for_it() {
-        // What Prometheus 2.42 sends with `--enable-feature=native-histograms`.
-        let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-        assert_eq!(Format::negotiate(Some(accept)), Format::Protobuf);
-        assert_eq!(
-            Format::negotiate(Some("application/vnd.google.protobuf")),
-            Format::PrometheusText,
-            "only the delimited MetricFamily stream is offered"
-        );
     }
 }

@@ -115,6 +115,8 @@ mod handle;
 #[cfg(feature = "http")]
 mod http;
 pub mod naming;
+#[cfg(feature = "prometheus")]
+mod negotiation;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
@@ -137,6 +139,9 @@ pub use crate::handle::ExporterHandle;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use crate::http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_with_limits};
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub use crate::negotiation::{Escaping, Negotiated};
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use crate::prometheus::PrometheusCollector;
