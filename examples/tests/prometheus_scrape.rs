@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod support;
-use support::prometheus::{MATRIX, Options, Prometheus, check_all, classic_bounds};
+use support::prometheus::{
+    MATRIX, Mode, Options, Prometheus, Setup, Version, check_all, classic_bounds,
+};
 use support::{Running, http_get, start_example, system_tool};
 
 /// How often a wait polls.
@@ -172,4 +174,54 @@ fn every_prometheus_scrapes_and_stores_each_histogram_form() {
         .map(|&setup| Prometheus::start(setup, JOB, target, Options::default()))
         .collect();
     check_all(&servers, check_scrape);
+}
+/// Prometheus 3 with `created-timestamp-zero-ingestion` places a zero at each counter's and
+/// histogram's start timestamp, before the first scraped value.
+///
+/// The feature makes 3.5 scrape protobuf first; without native histograms it then stores a
+/// histogram that has both forms in neither (unless `always_scrape_classic_histograms`), so in
+/// classic mode only the counters are checked.
+#[test]
+fn prometheus_3_stores_a_zero_at_the_start_timestamp() {
+    let (_serve, target) = start_serve();
+    let setups = [Mode::Classic, Mode::Native, Mode::NativeAndClassic].map(|mode| Setup {
+        version: Version::V3,
+        mode,
+    });
+    let options = Options {
+        features: &["created-timestamp-zero-ingestion"],
+        ..Options::default()
+    };
+    let servers: Vec<Prometheus> = setups
+        .iter()
+        .map(|&setup| Prometheus::start(setup, JOB, target, options))
+        .collect();
+    check_all(&servers, |prometheus| {
+        // (selector, whether its samples are native histograms)
+        let mode = prometheus.setup.mode;
+        let mut series = vec![("heapster_allocations_total", false)];
+        if mode == Mode::NativeAndClassic {
+            series.push(("heapster_allocation_size_bytes_count", false));
+        }
+        if mode.native() {
+            series.push(("heapster_allocation_size_bytes", true));
+        }
+        for (name, native) in series {
+            // The first two samples of the series, oldest first: a zero, then a count.
+            let (first, second) = prometheus.wait(&format!("two samples of {name}"), EVERY, || {
+                let json = prometheus.query_json(&format!("{name}[10m]"))?;
+                let key = if native { "histograms" } else { "values" };
+                let samples = json["data"]["result"][0][key].as_array()?.clone();
+                let sample = |i: usize| -> Option<(f64, f64)> {
+                    let s: &serde_json::Value = samples.get(i)?;
+                    let value = if native { &s[1]["count"] } else { &s[1] };
+                    Some((s[0].as_f64()?, value.as_str()?.parse().ok()?))
+                };
+                Some((sample(0)?, sample(1)?))
+            });
+            assert_eq!(first.1, 0.0, "{name}: the oldest sample is not the zero");
+            assert!(second.1 > 0.0, "{name}: {second:?}");
+            assert!(first.0 < second.0);
+        }
+    });
 }

@@ -149,6 +149,10 @@ impl ExporterBuilder {
 
     /// Registers the collector into `registry` (with its prefix and labels) and serves that
     /// registry, your own metrics included, instead of a new one.
+    ///
+    /// That registry is served in the text formats only (classic histograms): the protobuf
+    /// exposition, which carries native histograms, is heapster's own encoder of heapster's
+    /// metrics and is offered for the builder's own registry.
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn with_registry(mut self, registry: Registry) -> Self {
@@ -183,10 +187,21 @@ impl ExporterBuilder {
         let (collector, registry, renderer) = {
             let collector =
                 PrometheusCollector::new(Arc::clone(&sampler)).with_config(self.config.clone());
+            let own_registry = self.registry.is_none();
             let mut registry = self.registry.unwrap_or_default();
             collector.register(&mut registry);
             let registry = Arc::new(registry);
             let renderer = Renderer::new(Arc::clone(&registry));
+            // heapster's protobuf encoder knows its own metrics, not what a registry of yours
+            // holds (or its prefix and labels).
+            #[cfg(feature = "protobuf")]
+            let renderer = if own_registry {
+                renderer.with_protobuf(collector.clone())
+            } else {
+                renderer
+            };
+            #[cfg(not(feature = "protobuf"))]
+            let _ = own_registry;
             (collector, registry, renderer)
         };
         ExporterParts {

@@ -8,6 +8,8 @@ use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::registry::Registry;
 
 use crate::error::Error;
+#[cfg(feature = "protobuf")]
+use crate::prometheus::PrometheusCollector;
 
 /// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,9 +35,7 @@ impl Format {
             Self::PrometheusText => prometheus_text::CONTENT_TYPE,
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
             #[cfg(feature = "protobuf")]
-            Self::Protobuf => {
-                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
-            }
+            Self::Protobuf => crate::protobuf::CONTENT_TYPE,
         }
     }
 
@@ -70,8 +70,11 @@ impl Format {
 #[derive(Clone, Debug)]
 pub struct Renderer {
     registry: Arc<Registry>,
-    /// Length of the previous text output, to size the next buffer in one allocation.
+    /// Length of the previous output, to size the next buffer in one allocation.
     size_hint: Arc<AtomicUsize>,
+    /// The collector the protobuf exposition encodes, when the registry holds only it.
+    #[cfg(feature = "protobuf")]
+    protobuf: Option<PrometheusCollector>,
 }
 
 impl Renderer {
@@ -80,7 +83,27 @@ impl Renderer {
         Self {
             registry,
             size_hint: Arc::new(AtomicUsize::new(0)),
+            #[cfg(feature = "protobuf")]
+            protobuf: None,
         }
+    }
+
+    /// Serves [`Format::Protobuf`] too, encoded from `collector`: for a registry that holds
+    /// `collector` and nothing else, with no prefix or labels (what the builder makes).
+    #[cfg(feature = "protobuf")]
+    pub(crate) fn with_protobuf(mut self, collector: PrometheusCollector) -> Self {
+        self.protobuf = Some(collector);
+        self
+    }
+
+    /// Whether [`render`](Self::render) serves [`Format::Protobuf`]: only for the registry the
+    /// [builder](crate::HeapsterExporter::builder) makes, which holds heapster's metrics alone
+    /// (the protobuf exposition is heapster's own encoder, not `prometheus-client`'s).
+    pub fn serves_protobuf(&self) -> bool {
+        #[cfg(feature = "protobuf")]
+        return self.protobuf.is_some();
+        #[cfg(not(feature = "protobuf"))]
+        false
     }
 
     /// The registry rendered.
@@ -91,7 +114,8 @@ impl Renderer {
     /// The whole exposition in `format`.
     ///
     /// # Errors
-    /// [`Error::Encode`] (or [`Error::Protobuf`]) when a collector of the registry fails.
+    /// [`Error::Encode`] when a collector of the registry fails; [`Error::ProtobufNotServed`]
+    /// for [`Format::Protobuf`] when it is not [served](Self::serves_protobuf).
     pub fn render(&self, format: Format) -> Result<Vec<u8>, Error> {
         let text = |encode: fn(&mut String, &Registry) -> Result<(), std::fmt::Error>| {
             let hint = self.size_hint.load(Ordering::Relaxed);
@@ -105,8 +129,12 @@ impl Renderer {
             Format::OpenMetrics => text(text::encode),
             #[cfg(feature = "protobuf")]
             Format::Protobuf => {
-                prometheus_client::encoding::prometheus_protobuf::encode_to_vec(&self.registry)
-                    .map_err(Error::Protobuf)
+                let collector = self.protobuf.as_ref().ok_or(Error::ProtobufNotServed)?;
+                let hint = self.size_hint.load(Ordering::Relaxed);
+                let mut out = Vec::with_capacity(hint + hint / 4 + 1024);
+                collector.encode_protobuf(&mut out);
+                self.size_hint.store(out.len(), Ordering::Relaxed);
+                Ok(out)
             }
         }
     }

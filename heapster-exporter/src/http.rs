@@ -79,7 +79,7 @@ impl MetricsHandler {
             return response;
         }
         let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-        let negotiated = Negotiated::from_accept(accept);
+        let negotiated = Negotiated::select(accept, self.renderer.serves_protobuf());
         let body = match self.renderer.render(negotiated.format()) {
             Ok(body) => body,
             Err(e) => {
