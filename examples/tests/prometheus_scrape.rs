@@ -176,52 +176,91 @@ fn every_prometheus_scrapes_and_stores_each_histogram_form() {
     check_all(&servers, check_scrape);
 }
 /// Prometheus 3 with `created-timestamp-zero-ingestion` places a zero at each counter's and
-/// histogram's start timestamp, before the first scraped value.
+/// histogram's start timestamp, before the first scraped value: from the protobuf exposition
+/// (`created_timestamp`) in every mode, and from OpenMetrics (`_created` lines).
 ///
 /// The feature makes 3.5 scrape protobuf first; without native histograms it then stores a
 /// histogram that has both forms in neither (unless `always_scrape_classic_histograms`), so in
-/// classic mode only the counters are checked.
+/// classic mode over protobuf only the counters are checked.
 #[test]
 fn prometheus_3_stores_a_zero_at_the_start_timestamp() {
     let (_serve, target) = start_serve();
-    let setups = [Mode::Classic, Mode::Native, Mode::NativeAndClassic].map(|mode| Setup {
+    let v3 = |mode| Setup {
         version: Version::V3,
         mode,
-    });
-    let options = Options {
-        features: &["created-timestamp-zero-ingestion"],
+    };
+    let features = &["created-timestamp-zero-ingestion"];
+    let protobuf = Options {
+        features,
         ..Options::default()
     };
-    let servers: Vec<Prometheus> = setups
-        .iter()
-        .map(|&setup| Prometheus::start(setup, JOB, target, options))
-        .collect();
-    check_all(&servers, |prometheus| {
-        // (selector, whether its samples are native histograms)
+    let openmetrics = Options {
+        features,
+        scrape_protocols: &["OpenMetricsText1.0.0"],
+        ..Options::default()
+    };
+    let servers = [
+        (v3(Mode::Classic), protobuf),
+        (v3(Mode::Native), protobuf),
+        (v3(Mode::NativeAndClassic), protobuf),
+        (v3(Mode::Classic), openmetrics),
+    ]
+    .map(|(setup, options)| {
+        let over_openmetrics = !options.scrape_protocols.is_empty();
+        (
+            Prometheus::start(setup, JOB, target, options),
+            over_openmetrics,
+        )
+    });
+    let (over_protobuf, over_openmetrics): (Vec<_>, Vec<_>) =
+        servers.into_iter().partition(|(_, om)| !om);
+    let check = |prometheus: &Prometheus, classic_histograms: bool| {
         let mode = prometheus.setup.mode;
+        // (selector, whether its samples are native histograms)
         let mut series = vec![("heapster_allocations_total", false)];
-        if mode == Mode::NativeAndClassic {
+        if classic_histograms {
             series.push(("heapster_allocation_size_bytes_count", false));
+            // Of the bucket series, the one that counts most: `+Inf`.
+            series.push(("heapster_allocation_size_bytes_bucket", false));
         }
         if mode.native() {
             series.push(("heapster_allocation_size_bytes", true));
         }
         for (name, native) in series {
-            // The first two samples of the series, oldest first: a zero, then a count.
+            // The first two samples of the series (the one with the highest latest value),
+            // oldest first: a zero, then a count.
             let (first, second) = prometheus.wait(&format!("two samples of {name}"), EVERY, || {
                 let json = prometheus.query_json(&format!("{name}[10m]"))?;
                 let key = if native { "histograms" } else { "values" };
-                let samples = json["data"]["result"][0][key].as_array()?.clone();
-                let sample = |i: usize| -> Option<(f64, f64)> {
-                    let s: &serde_json::Value = samples.get(i)?;
+                let sample = |s: &serde_json::Value| -> Option<(f64, f64)> {
                     let value = if native { &s[1]["count"] } else { &s[1] };
                     Some((s[0].as_f64()?, value.as_str()?.parse().ok()?))
                 };
-                Some((sample(0)?, sample(1)?))
+                let samples: Vec<(f64, f64)> = json["data"]["result"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|r| {
+                        r[key]
+                            .as_array()?
+                            .iter()
+                            .map(sample)
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .max_by(|a, b| {
+                        let last = |s: &Vec<(f64, f64)>| s.last().map_or(0.0, |l| l.1);
+                        last(a).total_cmp(&last(b))
+                    })?;
+                Some((*samples.first()?, *samples.get(1)?))
             });
             assert_eq!(first.1, 0.0, "{name}: the oldest sample is not the zero");
             assert!(second.1 > 0.0, "{name}: {second:?}");
             assert!(first.0 < second.0);
         }
+    };
+    let over_protobuf: Vec<Prometheus> = over_protobuf.into_iter().map(|(p, _)| p).collect();
+    check_all(&over_protobuf, |p| {
+        check(p, p.setup.mode == Mode::NativeAndClassic);
     });
+    let over_openmetrics: Vec<Prometheus> = over_openmetrics.into_iter().map(|(p, _)| p).collect();
+    check_all(&over_openmetrics, |p| check(p, true));
 }

@@ -150,9 +150,10 @@ impl ExporterBuilder {
     /// Registers the collector into `registry` (with its prefix and labels) and serves that
     /// registry, your own metrics included, instead of a new one.
     ///
-    /// That registry is served in the text formats only (classic histograms): the protobuf
-    /// exposition, which carries native histograms, is heapster's own encoder of heapster's
-    /// metrics and is offered for the builder's own registry.
+    /// That registry is served in the text formats only (classic histograms, no start
+    /// timestamps): the protobuf exposition, which carries native histograms, and the
+    /// OpenMetrics `_created` lines are written by heapster for its own metrics, and offered for
+    /// the builder's own registry.
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn with_registry(mut self, registry: Registry) -> Self {
@@ -192,16 +193,13 @@ impl ExporterBuilder {
             collector.register(&mut registry);
             let registry = Arc::new(registry);
             let renderer = Renderer::new(Arc::clone(&registry));
-            // heapster's protobuf encoder knows its own metrics, not what a registry of yours
-            // holds (or its prefix and labels).
-            #[cfg(feature = "protobuf")]
+            // heapster's protobuf encoder and start timestamps know its own metrics, not what a
+            // registry of yours holds (or its prefix and labels).
             let renderer = if own_registry {
-                renderer.with_protobuf(collector.clone())
+                renderer.with_collector(collector.clone())
             } else {
                 renderer
             };
-            #[cfg(not(feature = "protobuf"))]
-            let _ = own_registry;
             (collector, registry, renderer)
         };
         ExporterParts {

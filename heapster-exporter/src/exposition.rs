@@ -8,7 +8,6 @@ use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::registry::Registry;
 
 use crate::error::Error;
-#[cfg(feature = "protobuf")]
 use crate::prometheus::PrometheusCollector;
 
 /// An exposition format.
@@ -72,9 +71,9 @@ pub struct Renderer {
     registry: Arc<Registry>,
     /// Length of the previous output, to size the next buffer in one allocation.
     size_hint: Arc<AtomicUsize>,
-    /// The collector the protobuf exposition encodes, when the registry holds only it.
-    #[cfg(feature = "protobuf")]
-    protobuf: Option<PrometheusCollector>,
+    /// heapster's collector, when the registry holds it alone: the protobuf exposition
+    /// encodes it, and OpenMetrics gets its start timestamps.
+    collector: Option<PrometheusCollector>,
 }
 
 impl Renderer {
@@ -83,16 +82,15 @@ impl Renderer {
         Self {
             registry,
             size_hint: Arc::new(AtomicUsize::new(0)),
-            #[cfg(feature = "protobuf")]
-            protobuf: None,
+            collector: None,
         }
     }
 
-    /// Serves [`Format::Protobuf`] too, encoded from `collector`: for a registry that holds
-    /// `collector` and nothing else, with no prefix or labels (what the builder makes).
-    #[cfg(feature = "protobuf")]
-    pub(crate) fn with_protobuf(mut self, collector: PrometheusCollector) -> Self {
-        self.protobuf = Some(collector);
+    /// Marks the registry as holding `collector` and nothing else, with no prefix or labels
+    /// (what the builder makes): [`Format::Protobuf`] is then served, encoded from
+    /// `collector`, and OpenMetrics carries `_created` start timestamps.
+    pub(crate) fn with_collector(mut self, collector: PrometheusCollector) -> Self {
+        self.collector = Some(collector);
         self
     }
 
@@ -100,10 +98,7 @@ impl Renderer {
     /// [builder](crate::HeapsterExporter::builder) makes, which holds heapster's metrics alone
     /// (the protobuf exposition is heapster's own encoder, not `prometheus-client`'s).
     pub fn serves_protobuf(&self) -> bool {
-        #[cfg(feature = "protobuf")]
-        return self.protobuf.is_some();
-        #[cfg(not(feature = "protobuf"))]
-        false
+        cfg!(feature = "protobuf") && self.collector.is_some()
     }
 
     /// The registry rendered.
@@ -117,25 +112,32 @@ impl Renderer {
     /// [`Error::Encode`] when a collector of the registry fails; [`Error::ProtobufNotServed`]
     /// for [`Format::Protobuf`] when it is not [served](Self::serves_protobuf).
     pub fn render(&self, format: Format) -> Result<Vec<u8>, Error> {
+        // One buffer, sized from the previous render (the formats differ by a few KiB).
+        let hint = self.size_hint.load(Ordering::Relaxed);
+        let capacity = hint + hint / 4 + 1024;
         let text = |encode: fn(&mut String, &Registry) -> Result<(), std::fmt::Error>| {
-            let hint = self.size_hint.load(Ordering::Relaxed);
-            let mut out = String::with_capacity(hint + hint / 4 + 1024);
+            let mut out = String::with_capacity(capacity);
             encode(&mut out, &self.registry)?;
-            self.size_hint.store(out.len(), Ordering::Relaxed);
-            Ok(out.into_bytes())
+            Ok::<_, Error>(out)
         };
-        match format {
-            Format::PrometheusText => text(prometheus_text::encode),
-            Format::OpenMetrics => text(text::encode),
-            #[cfg(feature = "protobuf")]
-            Format::Protobuf => {
-                let collector = self.protobuf.as_ref().ok_or(Error::ProtobufNotServed)?;
-                let hint = self.size_hint.load(Ordering::Relaxed);
-                let mut out = Vec::with_capacity(hint + hint / 4 + 1024);
-                collector.encode_protobuf(&mut out);
-                self.size_hint.store(out.len(), Ordering::Relaxed);
-                Ok(out)
+        let out = match (format, &self.collector) {
+            (Format::PrometheusText, _) => text(prometheus_text::encode)?.into_bytes(),
+            (Format::OpenMetrics, None) => text(text::encode)?.into_bytes(),
+            (Format::OpenMetrics, Some(collector)) => {
+                let mut out = text(text::encode)?;
+                crate::openmetrics::add_created(&mut out, collector.sampler().created());
+                out.into_bytes()
             }
-        }
+            #[cfg(feature = "protobuf")]
+            (Format::Protobuf, None) => return Err(Error::ProtobufNotServed),
+            #[cfg(feature = "protobuf")]
+            (Format::Protobuf, Some(collector)) => {
+                let mut out = Vec::with_capacity(capacity);
+                collector.encode_protobuf(&mut out);
+                out
+            }
+        };
+        self.size_hint.store(out.len(), Ordering::Relaxed);
+        Ok(out)
     }
 }

@@ -116,6 +116,8 @@ mod http;
 pub mod naming;
 #[cfg(feature = "prometheus")]
 mod negotiation;
+#[cfg(feature = "prometheus")]
+mod openmetrics;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;

@@ -126,6 +126,8 @@ pub(crate) struct Options<'a> {
     pub(crate) rule_files: &'a [&'a str],
     /// Feature flags beyond the mode's, e.g. `created-timestamp-zero-ingestion`.
     pub(crate) features: &'a [&'a str],
+    /// The job's `scrape_protocols` (3.x), e.g. `OpenMetricsText1.0.0`; empty for the default.
+    pub(crate) scrape_protocols: &'a [&'a str],
 }
 
 /// A Prometheus server that scrapes one target every second (job `job`), killed and its
@@ -166,6 +168,12 @@ impl Prometheus {
         ));
         if setup.mode == Mode::NativeAndClassic {
             config.push_str("    always_scrape_classic_histograms: true\n");
+        }
+        if !options.scrape_protocols.is_empty() {
+            config.push_str(&format!(
+                "    scrape_protocols: [{}]\n",
+                options.scrape_protocols.join(", ")
+            ));
         }
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write the Prometheus config");
