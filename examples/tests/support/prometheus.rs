@@ -54,7 +54,8 @@ pub(crate) struct Setup {
 }
 
 /// Every configuration the real-Prometheus tests run: both release lines in every mode each
-/// supports (2.42 has no option to keep the classic series of a native histogram).
+/// supports (2.42 has no option to keep the classic series of a native histogram; 2.45 added
+/// `scrape_classic_histograms`).
 pub(crate) const MATRIX: [Setup; 5] = [
     Setup {
         version: Version::V2,
