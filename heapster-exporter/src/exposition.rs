@@ -106,6 +106,12 @@ impl Renderer {
         &self.registry
     }
 
+    /// The format and exact `Content-Type` to answer `accept` with, among the formats this
+    /// renderer serves (see [`Negotiated`](crate::Negotiated) for the rules).
+    pub fn negotiate(&self, accept: Option<&str>) -> crate::Negotiated {
+        crate::negotiation::Negotiated::select(accept, self.serves_protobuf())
+    }
+
     /// The whole exposition in `format`.
     ///
     /// # Errors

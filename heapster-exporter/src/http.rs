@@ -21,7 +21,6 @@ use crate::exposition::Renderer;
 use crate::http::connections::{Connections, Tracked};
 pub use crate::http::limits::HttpLimits;
 pub(crate) use crate::http::limits::listener;
-use crate::negotiation::Negotiated;
 
 /// The path the handler serves.
 pub const METRICS_PATH: &str = "/metrics";
@@ -79,7 +78,7 @@ impl MetricsHandler {
             return response;
         }
         let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-        let negotiated = Negotiated::select(accept, self.renderer.serves_protobuf());
+        let negotiated = self.renderer.negotiate(accept);
         let body = match self.renderer.render(negotiated.format()) {
             Ok(body) => body,
             Err(e) => {

@@ -144,7 +144,9 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
-    /// Negotiates over every format this build offers.
+    /// Negotiates over every format this build has, protobuf included; a
+    /// [`Renderer`](crate::Renderer) of a registry of yours does not serve protobuf, so ask it
+    /// with [`Renderer::negotiate`](crate::Renderer::negotiate).
     #[must_use]
     pub fn from_accept(accept: Option<&str>) -> Self {
         Self::select(accept, true)
