@@ -95,7 +95,7 @@ impl Renderer {
     }
 
     /// Whether [`render`](Self::render) serves [`Format::Protobuf`]: only for the registry the
-    /// [builder](crate::HeapsterExporter::builder) makes, which holds heapster's metrics alone
+    /// [builder](crate::ExporterBuilder) makes, which holds heapster's metrics alone
     /// (the protobuf exposition is heapster's own encoder, not `prometheus-client`'s).
     pub fn serves_protobuf(&self) -> bool {
         cfg!(feature = "protobuf") && self.collector.is_some()

@@ -35,18 +35,22 @@ pub(crate) fn add_created(text: &mut String, created: SystemTime) {
         if let Some((name_start, name_end, kind)) = family {
             let name = &text[name_start..name_end];
             if let Some((suffix, labels)) = line.strip_prefix(name).and_then(series) {
-                let labels = match (kind, suffix) {
-                    (Kind::Counter, "_total") => Some((labels, "")),
-                    // The +Inf bucket is the last of a series; `_created` has no `le`.
-                    (Kind::Histogram, "_bucket") => labels
-                        .strip_prefix("le=\"+Inf\"")
-                        .map(|rest| (rest.trim_start_matches(','), "")),
-                    _ => None,
+                let created = match (kind, suffix) {
+                    (Kind::Counter, "_total") => true,
+                    // The +Inf bucket is the last of a series.
+                    (Kind::Histogram, "_bucket") => labels.split(',').any(|l| l == "le=\"+Inf\""),
+                    _ => false,
                 };
-                if let Some((labels, _)) = labels {
+                if created {
+                    // The series' labels but `le`, in their order.
                     let _ = write!(created_line, "{name}_created");
-                    if !labels.is_empty() {
-                        let _ = write!(created_line, "{{{labels}}}");
+                    let mut others = labels.split(',').filter(|l| !l.starts_with("le="));
+                    if let Some(first) = others.next().filter(|l| !l.is_empty()) {
+                        let _ = write!(created_line, "{{{first}");
+                        for label in others {
+                            let _ = write!(created_line, ",{label}");
+                        }
+                        let _ = write!(created_line, "}}");
                     }
                     let _ = writeln!(
                         created_line,
@@ -134,6 +138,10 @@ h_bucket{le=\"+Inf\",d=\"up\"} 1
 i_sum 0.0
 i_count 0
 i_bucket{le=\"+Inf\"} 0
+# TYPE j histogram
+j_sum{env=\"x\",d=\"up\"} 0.0
+j_count{env=\"x\",d=\"up\"} 0
+j_bucket{env=\"x\",le=\"+Inf\",d=\"up\"} 0
 # EOF
 ";
         let mut out = text.to_owned();
@@ -167,6 +175,11 @@ i_sum 0.0
 i_count 0
 i_bucket{le=\"+Inf\"} 0
 i_created 1700000000.123
+# TYPE j histogram
+j_sum{env=\"x\",d=\"up\"} 0.0
+j_count{env=\"x\",d=\"up\"} 0
+j_bucket{env=\"x\",le=\"+Inf\",d=\"up\"} 0
+j_created{env=\"x\",d=\"up\"} 1700000000.123
 # EOF
 "
         );

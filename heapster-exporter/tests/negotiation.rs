@@ -4,7 +4,7 @@
 #![cfg(feature = "http")]
 
 use heapster::Stats;
-use heapster_exporter::HeapsterExporter;
+use heapster_exporter::ExporterBuilder;
 use heapster_exporter::prometheus_client::registry::Registry;
 use http::Request;
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -68,7 +68,7 @@ fn check_body(content_type: &str, body: &[u8]) {
 
 #[tokio::test]
 async fn the_builders_registry_answers_every_prometheus_as_the_fixtures_say() {
-    let parts = HeapsterExporter::builder(Stats::new()).build().unwrap();
+    let parts = ExporterBuilder::new(Stats::new()).build();
     assert_eq!(parts.renderer.serves_protobuf(), cfg!(feature = "protobuf"));
     for (who, accept, answer) in fixtures() {
         let (content_type, body) = get(&parts.handler, &accept).await;
@@ -85,10 +85,9 @@ async fn the_builders_registry_answers_every_prometheus_as_the_fixtures_say() {
 
 #[tokio::test]
 async fn a_registry_of_yours_is_never_answered_in_protobuf() {
-    let parts = HeapsterExporter::builder(Stats::new())
+    let parts = ExporterBuilder::new(Stats::new())
         .with_registry(Registry::with_prefix("app"))
-        .build()
-        .unwrap();
+        .build();
     assert!(!parts.renderer.serves_protobuf());
     for (who, accept, answer) in fixtures() {
         let (content_type, body) = get(&parts.handler, &accept).await;
