@@ -212,36 +212,26 @@ impl Negotiated {
     /// The exact `Content-Type` of the answer.
     #[must_use]
     pub const fn content_type(self) -> &'static str {
-        use Escaping::{AllowUtf8, Dots, Underscores, Values};
-        match (self.offer, self.escaping) {
-            (Offer::Text004, _) => "text/plain; version=0.0.4; charset=utf-8",
-            (Offer::OpenMetrics001, _) => {
-                "application/openmetrics-text; version=0.0.1; charset=utf-8"
-            }
-            (Offer::OpenMetrics100, AllowUtf8) => {
-                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
-            }
-            (Offer::OpenMetrics100, Underscores) => {
-                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
-            }
-            (Offer::OpenMetrics100, Dots) => {
-                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=dots"
-            }
-            (Offer::OpenMetrics100, Values) => {
-                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=values"
-            }
-            (Offer::Text100, AllowUtf8) => {
-                "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
-            }
-            (Offer::Text100, Underscores) => {
-                "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
-            }
-            (Offer::Text100, Dots) => "text/plain; version=1.0.0; charset=utf-8; escaping=dots",
-            (Offer::Text100, Values) => "text/plain; version=1.0.0; charset=utf-8; escaping=values",
+        // Indexed by `Escaping as usize`.
+        const OPENMETRICS_1_0_0: [&str; 4] = [
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=dots",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=values",
+        ];
+        const TEXT_1_0_0: [&str; 4] = [
+            "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8",
+            "text/plain; version=1.0.0; charset=utf-8; escaping=underscores",
+            "text/plain; version=1.0.0; charset=utf-8; escaping=dots",
+            "text/plain; version=1.0.0; charset=utf-8; escaping=values",
+        ];
+        match self.offer {
+            Offer::Text004 => "text/plain; version=0.0.4; charset=utf-8",
+            Offer::OpenMetrics001 => "application/openmetrics-text; version=0.0.1; charset=utf-8",
+            Offer::OpenMetrics100 => OPENMETRICS_1_0_0[self.escaping as usize],
+            Offer::Text100 => TEXT_1_0_0[self.escaping as usize],
             #[cfg(feature = "protobuf")]
-            (Offer::Protobuf, _) => {
-                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
-            }
+            Offer::Protobuf => crate::protobuf::CONTENT_TYPE,
         }
     }
 }

@@ -149,39 +149,42 @@ j_bucket{env=\"x\",le=\"+Inf\",d=\"up\"} 0
             &mut out,
             UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
         );
+        // Without the added lines, the text is unchanged ...
+        let kept: String = out
+            .split_inclusive('\n')
+            .filter(|l| !l.contains("_created"))
+            .collect();
+        assert_eq!(kept, text);
+        // ... and each added line follows the last sample of its series.
+        let lines: Vec<&str> = out.lines().collect();
+        let added: Vec<(&str, &str)> = lines
+            .windows(2)
+            .filter(|w| w[1].contains("_created"))
+            .map(|w| (w[0], w[1]))
+            .collect();
+        let t = "1700000000.123";
         assert_eq!(
-            out,
-            "\
-# HELP a_total A.
-# TYPE a counter
-a_total 3
-a_created 1700000000.123
-# TYPE b counter
-b_total{kind=\"x\"} 1
-b_created{kind=\"x\"} 1700000000.123
-b_total{kind=\"y\"} 2
-b_created{kind=\"y\"} 1700000000.123
-# TYPE g gauge
-g 5
-# TYPE h histogram
-# UNIT h bytes
-h_sum{d=\"up\"} 3.0
-h_count{d=\"up\"} 1
-h_bucket{le=\"8.0\",d=\"up\"} 1
-h_bucket{le=\"+Inf\",d=\"up\"} 1
-h_created{d=\"up\"} 1700000000.123
-# TYPE i histogram
-i_sum 0.0
-i_count 0
-i_bucket{le=\"+Inf\"} 0
-i_created 1700000000.123
-# TYPE j histogram
-j_sum{env=\"x\",d=\"up\"} 0.0
-j_count{env=\"x\",d=\"up\"} 0
-j_bucket{env=\"x\",le=\"+Inf\",d=\"up\"} 0
-j_created{env=\"x\",d=\"up\"} 1700000000.123
-# EOF
-"
+            added,
+            [
+                ("a_total 3", format!("a_created {t}").as_str()),
+                (
+                    "b_total{kind=\"x\"} 1",
+                    &format!("b_created{{kind=\"x\"}} {t}")
+                ),
+                (
+                    "b_total{kind=\"y\"} 2",
+                    &format!("b_created{{kind=\"y\"}} {t}")
+                ),
+                (
+                    "h_bucket{le=\"+Inf\",d=\"up\"} 1",
+                    &format!("h_created{{d=\"up\"}} {t}")
+                ),
+                ("i_bucket{le=\"+Inf\"} 0", &format!("i_created {t}")),
+                (
+                    "j_bucket{env=\"x\",le=\"+Inf\",d=\"up\"} 0",
+                    &format!("j_created{{env=\"x\",d=\"up\"}} {t}")
+                ),
+            ]
         );
     }
 }

@@ -217,28 +217,16 @@ fn counters_and_histograms_carry_the_samplers_creation_as_start_timestamp() {
         nanos: i32::try_from(since.subsec_nanos()).unwrap(),
     };
     let families = decode(&collector);
-    let mut counters = 0;
-    let mut histograms = 0;
+    let (mut counters, mut histograms) = (0, 0);
     for family in &families {
         for metric in &family.metric {
-            if let Some(counter) = &metric.counter {
-                assert_eq!(
-                    counter.created_timestamp.as_ref(),
-                    Some(&expected),
-                    "{}",
-                    family.name
-                );
-                counters += 1;
-            }
-            if let Some(histogram) = &metric.histogram {
-                assert_eq!(
-                    histogram.created_timestamp.as_ref(),
-                    Some(&expected),
-                    "{}",
-                    family.name
-                );
-                histograms += 1;
-            }
+            let created = match (&metric.counter, &metric.histogram) {
+                (Some(c), _) => (&mut counters, c.created_timestamp.as_ref()),
+                (_, Some(h)) => (&mut histograms, h.created_timestamp.as_ref()),
+                _ => continue,
+            };
+            *created.0 += 1;
+            assert_eq!(created.1, Some(&expected), "{}", family.name);
         }
     }
     assert!(counters >= 5 && histograms >= 3, "{counters} {histograms}");
@@ -293,9 +281,9 @@ fn native_histograms_carry_every_bucket_with_explicit_zeros() {
 #[test]
 fn classic_buckets_are_cumulative_powers_of_two_ending_in_inf() {
     let mut stats = Stats::new();
-    for size in [1, 8, 9, 16, 1 << 30, (1 << 30) + 1, 1 << 40] {
-        stats.allocation_sizes.record(size);
-    }
+    [1, 8, 9, 16, 1 << 30, (1 << 30) + 1, 1 << 40]
+        .into_iter()
+        .for_each(|size| stats.allocation_sizes.record(size));
     let families = decode(&collector(stats));
     let h = family(&families, "heapster_allocation_size_bytes").metric[0]
         .histogram
