@@ -1,20 +1,18 @@
-//! Every PromQL expression of the Grafana dashboard and of the rules file, run against a real
-//! Prometheus server (Debian's `prometheus`) that scrapes the demo: each must parse and return
-//! data. Once with classic histograms, once with `--enable-feature=native-histograms` (under
-//! which Prometheus stores only the native form of heapster's histograms).
+//! Every PromQL expression of the Grafana dashboard and of the rules file, run against real
+//! Prometheus servers that scrape the demo: each must parse and return data. Debian's 2.42 and a
+//! 3.x, in every histogram mode each has (classic; native, under which only the native form of
+//! heapster's histograms is stored; on 3.x also native+classic), all scraping one demo at once.
 //!
 //! The server loads the rules file, scrapes and evaluates every second. An alert's expression
 //! is empty while the alert does not fire, so for alerts each operand of their comparisons must
 //! return data, and the whole expression must parse. Every rule must evaluate without error,
 //! and `HeapsterAllocationFailures` must fire (the demo runs with `--failures`).
 //!
-//! `prometheus` must be installed (`.ci/run` installs it): a missing tool fails the test.
+//! Both Prometheus binaries must be present (`.ci/run` gets them): a missing one fails the test.
 //! Everything listens on 127.0.0.1 on ports picked by the OS; waits poll with generous
 //! deadlines and nothing asserts on speed.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use heapster_dashboards::{
@@ -23,15 +21,11 @@ use heapster_dashboards::{
 use serde_json::Value;
 
 mod support;
-use support::{
-    PATIENCE, Running, http_get, percent_encode, start_example, start_prometheus, wait_for,
-};
+use support::prometheus::{MATRIX, Options, Prometheus, check_all};
+use support::{PATIENCE, Running, start_example};
 
 /// The job name in the generated Prometheus config.
 const JOB: &str = "heapster-demo";
-
-/// One test at a time: each starts a demo and a Prometheus server.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// How often a wait polls.
 const EVERY: Duration = Duration::from_millis(500);
@@ -64,77 +58,38 @@ enum Answer {
     Error(String),
 }
 
-/// A Prometheus server that scrapes the demo every second, with heapster's rules loaded and
-/// its data in a temporary folder.
-struct Prometheus {
-    process: Running,
-    addr: SocketAddr,
-    dir: PathBuf,
+fn query(prometheus: &Prometheus, expr: &str) -> Answer {
+    let Some(reply) = prometheus.query_json(expr) else {
+        return Answer::Error("no answer".to_owned());
+    };
+    if reply["status"] != "success" {
+        return Answer::Error(format!("{}: {}", reply["errorType"], reply["error"]));
+    }
+    match (
+        reply["data"]["resultType"].as_str(),
+        &reply["data"]["result"],
+    ) {
+        (Some("vector" | "matrix"), Value::Array(series)) if series.is_empty() => Answer::Empty,
+        (Some("vector" | "matrix"), Value::Array(series)) => Answer::Data(series.len()),
+        (Some("scalar" | "string"), _) => Answer::Data(1),
+        _ => Answer::Error(format!("unexpected answer {reply}")),
+    }
 }
 
-impl Prometheus {
-    fn start(target: SocketAddr, native: bool) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "heapster-dashboard-queries-{}-{}",
-            std::process::id(),
-            if native { "native" } else { "classic" }
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("heapster-rules.yml"), RULES_YAML).unwrap();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n  - heapster-rules.yml\n\
-             scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{target}']\n"
-        );
-        let (process, addr) = start_prometheus(&dir, &config, native);
-        Self { process, addr, dir }
-    }
-
-    fn api(&self, path_and_query: &str) -> Option<Value> {
-        let (_, body) = http_get(self.addr, path_and_query, "application/json")?;
-        serde_json::from_str(&body).ok()
-    }
-
-    fn query(&self, expr: &str) -> Answer {
-        let Some(reply) = self.api(&format!("/api/v1/query?query={}", percent_encode(expr))) else {
-            return Answer::Error("no answer".to_owned());
-        };
-        if reply["status"] != "success" {
-            return Answer::Error(format!("{}: {}", reply["errorType"], reply["error"]));
-        }
-        match (
-            reply["data"]["resultType"].as_str(),
-            &reply["data"]["result"],
-        ) {
-            (Some("vector" | "matrix"), Value::Array(series)) if series.is_empty() => Answer::Empty,
-            (Some("vector" | "matrix"), Value::Array(series)) => Answer::Data(series.len()),
-            (Some("scalar" | "string"), _) => Answer::Data(1),
-            _ => Answer::Error(format!("unexpected answer {reply}")),
-        }
-    }
-
-    /// Polls `expr` until it returns data; `Err` with the last answer at the deadline.
-    fn query_until_data(&self, expr: &str, deadline: Instant) -> Result<usize, String> {
-        loop {
-            match self.query(expr) {
-                Answer::Data(n) => return Ok(n),
-                Answer::Error(e) => return Err(format!("rejected: {e}")),
-                Answer::Empty if Instant::now() >= deadline => {
-                    return Err("no data".to_owned());
-                }
-                Answer::Empty => std::thread::sleep(Duration::from_millis(500)),
+/// Polls `expr` until it returns data; `Err` with the last answer at the deadline.
+fn query_until_data(
+    prometheus: &Prometheus,
+    expr: &str,
+    deadline: Instant,
+) -> Result<usize, String> {
+    loop {
+        match query(prometheus, expr) {
+            Answer::Data(n) => return Ok(n),
+            Answer::Error(e) => return Err(format!("rejected: {e}")),
+            Answer::Empty if Instant::now() >= deadline => {
+                return Err("no data".to_owned());
             }
-        }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.process.0.kill();
-        let _ = self.process.0.wait();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
+            Answer::Empty => std::thread::sleep(Duration::from_millis(500)),
         }
     }
 }
@@ -150,21 +105,13 @@ fn variables(target: SocketAddr) -> Variables {
         .with("__range", "1m")
 }
 
-fn run(native: bool) {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mode = if native { "native" } else { "classic" };
-    let (_demo, target) = start_demo();
-    let prometheus = Prometheus::start(target, native);
-
+/// Runs every dashboard and rule expression on `prometheus`, which scrapes the demo at `target`.
+fn check_queries(prometheus: &Prometheus, target: SocketAddr) {
+    let mode = prometheus.setup;
     // A few scrapes and rule evaluations first.
-    wait_for("10 scrapes of the demo", EVERY, || {
-        let reply = prometheus.api(&format!(
-            "/api/v1/query?query={}",
-            percent_encode(&format!(
-                "count_over_time(heapster_allocations_total{{job=\"{JOB}\"}}[1m])"
-            ))
+    prometheus.wait("10 scrapes of the demo", EVERY, || {
+        let reply = prometheus.query_json(&format!(
+            "count_over_time(heapster_allocations_total{{job=\"{JOB}\"}}[1m])"
         ))?;
         let samples: f64 = reply["data"]["result"][0]["value"][1]
             .as_str()?
@@ -176,29 +123,23 @@ fn run(native: bool) {
     // The histograms arrived in the form this mode is about.
     let histogram = "heapster_allocation_size_bytes";
     let native_stored = prometheus
-        .api(&format!("/api/v1/query?query={histogram}"))
+        .query_json(histogram)
         .is_some_and(|r| r["data"]["result"][0]["histogram"].is_array());
     let classic_stored = matches!(
-        prometheus.query(&format!("{histogram}_bucket")),
+        query(prometheus, &format!("{histogram}_bucket")),
         Answer::Data(_)
     );
-    if native {
-        assert!(
-            native_stored,
-            "{mode}: {histogram} is not stored as a native histogram"
-        );
-    } else {
-        assert!(
-            classic_stored && !native_stored,
-            "{mode}: {histogram} is not stored as classic buckets"
-        );
-    }
+    assert_eq!(
+        (native_stored, classic_stored),
+        (mode.mode.native(), mode.mode.classic()),
+        "{mode}: {histogram} stored as (native, classic)"
+    );
 
     let vars = variables(target);
     let deadline = Instant::now() + PATIENCE;
     let mut failures = Vec::new();
     let check = |failures: &mut Vec<String>, origin: String, expr: &str| {
-        if let Err(e) = prometheus.query_until_data(expr, deadline) {
+        if let Err(e) = query_until_data(prometheus, expr, deadline) {
             failures.push(format!("{origin}: {e}\n    {expr}"));
         }
     };
@@ -219,7 +160,7 @@ fn run(native: bool) {
         match origin {
             Origin::Alert { .. } => {
                 // The whole expression parses (it may be empty: the alert does not fire) ...
-                if let Answer::Error(e) = prometheus.query(expr) {
+                if let Answer::Error(e) = query(prometheus, expr) {
                     failures.push(format!("{origin}: rejected: {e}\n    {expr}"));
                 }
                 // ... and every series it compares has data.
@@ -250,7 +191,7 @@ fn run(native: bool) {
 
     // Every rule evaluated without error (e.g. no many-to-many matching).
     let rule_count = rules.len();
-    let unhealthy = wait_for("every rule to be evaluated", EVERY, || {
+    let unhealthy = prometheus.wait("every rule to be evaluated", EVERY, || {
         let reply = prometheus.api("/api/v1/rules")?;
         let evaluated: Vec<(String, String, String)> = reply["data"]["groups"]
             .as_array()?
@@ -276,7 +217,7 @@ fn run(native: bool) {
     assert!(unhealthy.is_empty(), "{mode}: rules failed: {unhealthy:?}");
 
     // The demo's refused allocations make the failure alert fire.
-    wait_for("HeapsterAllocationFailures to fire", EVERY, || {
+    prometheus.wait("HeapsterAllocationFailures to fire", EVERY, || {
         let reply = prometheus.api("/api/v1/alerts")?;
         reply["data"]["alerts"]
             .as_array()?
@@ -296,11 +237,16 @@ fn run(native: bool) {
 }
 
 #[test]
-fn every_query_returns_data_with_classic_histograms() {
-    run(false);
-}
-
-#[test]
-fn every_query_returns_data_with_native_histograms() {
-    run(true);
+fn every_query_returns_data_on_each_prometheus() {
+    let (_demo, target) = start_demo();
+    let options = Options {
+        files: &[("heapster-rules.yml", RULES_YAML)],
+        rule_files: &["heapster-rules.yml"],
+        ..Options::default()
+    };
+    let servers: Vec<Prometheus> = MATRIX
+        .iter()
+        .map(|&setup| Prometheus::start(setup, JOB, target, options))
+        .collect();
+    check_all(&servers, |prometheus| check_queries(prometheus, target));
 }

@@ -149,6 +149,11 @@ impl ExporterBuilder {
 
     /// Registers the collector into `registry` (with its prefix and labels) and serves that
     /// registry, your own metrics included, instead of a new one.
+    ///
+    /// That registry is served in the text formats only (classic histograms, no start
+    /// timestamps): the protobuf exposition, which carries native histograms, and the
+    /// OpenMetrics `_created` lines are written by heapster for its own metrics, and offered for
+    /// the builder's own registry.
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn with_registry(mut self, registry: Registry) -> Self {
@@ -183,10 +188,18 @@ impl ExporterBuilder {
         let (collector, registry, renderer) = {
             let collector =
                 PrometheusCollector::new(Arc::clone(&sampler)).with_config(self.config.clone());
+            let own_registry = self.registry.is_none();
             let mut registry = self.registry.unwrap_or_default();
             collector.register(&mut registry);
             let registry = Arc::new(registry);
             let renderer = Renderer::new(Arc::clone(&registry));
+            // heapster's protobuf encoder and start timestamps know its own metrics, not what a
+            // registry of yours holds (or its prefix and labels).
+            let renderer = if own_registry {
+                renderer.with_collector(collector.clone())
+            } else {
+                renderer
+            };
             (collector, registry, renderer)
         };
         ExporterParts {

@@ -29,10 +29,11 @@ pub enum Error {
     /// A metric could not be encoded (a collector registered next to ours failed, or a label
     /// value could not be written).
     Encode(fmt::Error),
-    /// The protobuf exposition could not be encoded.
+    /// The protobuf exposition was asked of a [`Renderer`](crate::Renderer) that does not
+    /// [serve it](crate::Renderer::serves_protobuf): one of a registry of yours.
     #[cfg(feature = "protobuf")]
     #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
-    Protobuf(prometheus_client::encoding::prometheus_protobuf::EncodeError),
+    ProtobufNotServed,
     /// An OTLP export was not delivered: no connection, an I/O or HTTP error, no answer within
     /// the timeout, the previous export still unfinished, or the exporter shut down.
     #[cfg(feature = "otel")]
@@ -100,7 +101,10 @@ impl fmt::Display for Error {
             Self::Runtime(_) => f.write_str("cannot run the exporter's background thread"),
             Self::Encode(_) => f.write_str("cannot encode the metrics"),
             #[cfg(feature = "protobuf")]
-            Self::Protobuf(_) => f.write_str("cannot encode the metrics as protobuf"),
+            Self::ProtobufNotServed => f.write_str(
+                "the protobuf exposition is served for the builder's own registry only; \
+                 a registry of yours is served in the text formats",
+            ),
             #[cfg(feature = "otel")]
             Self::Export { endpoint, .. } => write!(f, "cannot export the metrics to {endpoint}"),
             #[cfg(feature = "otel")]
@@ -123,7 +127,7 @@ impl std::error::Error for Error {
             Self::Bind { source, .. } | Self::Runtime(source) => Some(source),
             Self::Encode(source) => Some(source),
             #[cfg(feature = "protobuf")]
-            Self::Protobuf(source) => Some(source),
+            Self::ProtobufNotServed => None,
             #[cfg(feature = "otel")]
             Self::Export { source, .. } => Some(source.as_ref()),
             #[cfg(feature = "otel")]

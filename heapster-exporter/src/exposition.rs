@@ -8,6 +8,7 @@ use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::registry::Registry;
 
 use crate::error::Error;
+use crate::prometheus::PrometheusCollector;
 
 /// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,15 +34,13 @@ impl Format {
             Self::PrometheusText => prometheus_text::CONTENT_TYPE,
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
             #[cfg(feature = "protobuf")]
-            Self::Protobuf => {
-                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
-            }
+            Self::Protobuf => crate::protobuf::CONTENT_TYPE,
         }
     }
 
-    /// Picks the format for an `Accept` header value: the offered format with the highest
-    /// quality (the first one listed on a tie). No header, an unparsable one, or one that
-    /// offers nothing we serve gives [`PrometheusText`](Self::PrometheusText).
+    /// Picks the format for an `Accept` header value: the offered format of highest quality.
+    /// No header, `*/*`, or one that accepts nothing we serve gives
+    /// [`PrometheusText`](Self::PrometheusText).
     ///
     /// ```
     /// use heapster_exporter::Format;
@@ -51,58 +50,15 @@ impl Format {
     /// let prometheus = "application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     /// assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
     /// ```
+    ///
+    /// The rules, and the exact `Content-Type` to answer with, are [`Negotiated`]'s.
+    ///
+    /// [`Negotiated`]: crate::Negotiated
     #[must_use]
     pub fn negotiate(accept: Option<&str>) -> Self {
-        let mut best = (Self::PrometheusText, 0.0f32);
-        for entry in accept.unwrap_or("").split(',') {
-            let mut parts = entry.split(';').map(str::trim);
-            let media_type = parts.next().unwrap_or("").to_ascii_lowercase();
-            let mut quality = 1.0f32;
-            let (mut version, mut proto, mut encoding) = (None, None, None);
-            for param in parts {
-                let Some((key, value)) = param.split_once('=') else {
-                    continue;
-                };
-                let value = value.trim().trim_matches('"');
-                match key.trim().to_ascii_lowercase().as_str() {
-                    "q" => quality = value.parse().unwrap_or(0.0),
-                    "version" => version = Some(value),
-                    "proto" => proto = Some(value),
-                    "encoding" => encoding = Some(value),
-                    _ => {}
-                }
-            }
-            let format = match media_type.as_str() {
-                "application/openmetrics-text"
-                    if matches!(version, None | Some("1.0.0" | "0.0.1")) =>
-                {
-                    Self::OpenMetrics
-                }
-                "text/plain" if matches!(version, None | Some("0.0.4")) => Self::PrometheusText,
-                "application/vnd.google.protobuf"
-                    if proto == Some("io.prometheus.client.MetricFamily")
-                        && encoding == Some("delimited") =>
-                {
-                    match PROTOBUF {
-                        Some(format) => format,
-                        None => continue,
-                    }
-                }
-                _ => continue,
-            };
-            if quality > best.1 && quality <= 1.0 {
-                best = (format, quality);
-            }
-        }
-        best.0
+        crate::negotiation::Negotiated::from_accept(accept).format()
     }
 }
-
-/// The protobuf format, when this build has it.
-#[cfg(feature = "protobuf")]
-const PROTOBUF: Option<Format> = Some(Format::Protobuf);
-#[cfg(not(feature = "protobuf"))]
-const PROTOBUF: Option<Format> = None;
 
 /// Renders a [`Registry`] in a [`Format`], with no I/O: the part of a scrape that an HTTP
 /// server (ours or yours) wraps.
@@ -113,8 +69,11 @@ const PROTOBUF: Option<Format> = None;
 #[derive(Clone, Debug)]
 pub struct Renderer {
     registry: Arc<Registry>,
-    /// Length of the previous text output, to size the next buffer in one allocation.
+    /// Length of the previous output, to size the next buffer in one allocation.
     size_hint: Arc<AtomicUsize>,
+    /// heapster's collector, when the registry holds it alone: the protobuf exposition
+    /// encodes it, and OpenMetrics gets its start timestamps.
+    collector: Option<PrometheusCollector>,
 }
 
 impl Renderer {
@@ -123,7 +82,23 @@ impl Renderer {
         Self {
             registry,
             size_hint: Arc::new(AtomicUsize::new(0)),
+            collector: None,
         }
+    }
+
+    /// Marks the registry as holding `collector` and nothing else, with no prefix or labels
+    /// (what the builder makes): [`Format::Protobuf`] is then served, encoded from
+    /// `collector`, and OpenMetrics carries `_created` start timestamps.
+    pub(crate) fn with_collector(mut self, collector: PrometheusCollector) -> Self {
+        self.collector = Some(collector);
+        self
+    }
+
+    /// Whether [`render`](Self::render) serves [`Format::Protobuf`]: only for the registry the
+    /// [builder](crate::ExporterBuilder) makes, which holds heapster's metrics alone
+    /// (the protobuf exposition is heapster's own encoder, not `prometheus-client`'s).
+    pub fn serves_protobuf(&self) -> bool {
+        cfg!(feature = "protobuf") && self.collector.is_some()
     }
 
     /// The registry rendered.
@@ -131,72 +106,44 @@ impl Renderer {
         &self.registry
     }
 
+    /// The format and exact `Content-Type` to answer `accept` with, among the formats this
+    /// renderer serves (see [`Negotiated`](crate::Negotiated) for the rules).
+    pub fn negotiate(&self, accept: Option<&str>) -> crate::Negotiated {
+        crate::negotiation::Negotiated::select(accept, self.serves_protobuf())
+    }
+
     /// The whole exposition in `format`.
     ///
     /// # Errors
-    /// [`Error::Encode`] (or [`Error::Protobuf`]) when a collector of the registry fails.
+    /// [`Error::Encode`] when a collector of the registry fails; [`Error::ProtobufNotServed`]
+    /// for [`Format::Protobuf`] when it is not [served](Self::serves_protobuf).
     pub fn render(&self, format: Format) -> Result<Vec<u8>, Error> {
+        // One buffer, sized from the previous render (the formats differ by a few KiB).
+        let hint = self.size_hint.load(Ordering::Relaxed);
+        let capacity = hint + hint / 4 + 1024;
         let text = |encode: fn(&mut String, &Registry) -> Result<(), std::fmt::Error>| {
-            let hint = self.size_hint.load(Ordering::Relaxed);
-            let mut out = String::with_capacity(hint + hint / 4 + 1024);
+            let mut out = String::with_capacity(capacity);
             encode(&mut out, &self.registry)?;
-            self.size_hint.store(out.len(), Ordering::Relaxed);
-            Ok(out.into_bytes())
+            Ok::<_, Error>(out)
         };
-        match format {
-            Format::PrometheusText => text(prometheus_text::encode),
-            Format::OpenMetrics => text(text::encode),
-            #[cfg(feature = "protobuf")]
-            Format::Protobuf => {
-                prometheus_client::encoding::prometheus_protobuf::encode_to_vec(&self.registry)
-                    .map_err(Error::Protobuf)
+        let out = match (format, &self.collector) {
+            (Format::PrometheusText, _) => text(prometheus_text::encode)?.into_bytes(),
+            (Format::OpenMetrics, None) => text(text::encode)?.into_bytes(),
+            (Format::OpenMetrics, Some(collector)) => {
+                let mut out = text(text::encode)?;
+                crate::openmetrics::add_created(&mut out, collector.sampler().created());
+                out.into_bytes()
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn negotiation() {
-        let n = |a: &str| Format::negotiate(Some(a));
-        assert_eq!(n(""), Format::PrometheusText);
-        assert_eq!(n("*/*"), Format::PrometheusText);
-        assert_eq!(n(";;;,,=q=,"), Format::PrometheusText);
-        assert_eq!(n("text/plain"), Format::PrometheusText);
-        assert_eq!(n("application/openmetrics-text"), Format::OpenMetrics);
-        assert_eq!(
-            n("application/openmetrics-text; version=2.0.0"),
-            Format::PrometheusText,
-            "an unknown version is not offered"
-        );
-        assert_eq!(
-            n("text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.5"),
-            Format::PrometheusText
-        );
-        assert_eq!(
-            n("application/openmetrics-text;q=0"),
-            Format::PrometheusText,
-            "q=0 means not acceptable"
-        );
-        assert_eq!(
-            n("Application/OpenMetrics-Text; Version=1.0.0"),
-            Format::OpenMetrics
-        );
-    }
-
-    #[cfg(feature = "protobuf")]
-    #[test]
-    fn negotiates_protobuf_as_prometheus_asks_for_it() {
-        // What Prometheus 2.42 sends with `--enable-feature=native-histograms`.
-        let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-        assert_eq!(Format::negotiate(Some(accept)), Format::Protobuf);
-        assert_eq!(
-            Format::negotiate(Some("application/vnd.google.protobuf")),
-            Format::PrometheusText,
-            "only the delimited MetricFamily stream is offered"
-        );
+            #[cfg(feature = "protobuf")]
+            (Format::Protobuf, None) => return Err(Error::ProtobufNotServed),
+            #[cfg(feature = "protobuf")]
+            (Format::Protobuf, Some(collector)) => {
+                let mut out = Vec::with_capacity(capacity);
+                collector.encode_protobuf(&mut out);
+                out
+            }
+        };
+        self.size_hint.store(out.len(), Ordering::Relaxed);
+        Ok(out)
     }
 }

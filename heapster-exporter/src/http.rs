@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::exposition::{Format, Renderer};
+use crate::exposition::Renderer;
 use crate::http::connections::{Connections, Tracked};
 pub use crate::http::limits::HttpLimits;
 pub(crate) use crate::http::limits::listener;
@@ -78,8 +78,8 @@ impl MetricsHandler {
             return response;
         }
         let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-        let format = Format::negotiate(accept);
-        let body = match self.renderer.render(format) {
+        let negotiated = self.renderer.negotiate(accept);
+        let body = match self.renderer.render(negotiated.format()) {
             Ok(body) => body,
             Err(e) => {
                 return plain(
@@ -97,7 +97,7 @@ impl MetricsHandler {
         let headers = response.headers_mut();
         headers.insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
+            HeaderValue::from_static(negotiated.content_type()),
         );
         headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
         headers.insert(VARY, HeaderValue::from_static("Accept"));

@@ -41,7 +41,7 @@
 //! | [`Config`] | namespace, histogram bounds, constant labels: set once, honoured by every back-end | one naming for Prometheus and OpenTelemetry |
 //! | [`Sampler`] | takes [`Sample`]s of a [`Source`] (every 1 s, or on demand) | one consistent snapshot per scrape |
 //! | [`PrometheusCollector`] | a `prometheus-client` collector | your own `Registry`, with its prefix and labels |
-//! | [`Renderer`], [`Format`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O | your own transport |
+//! | [`Renderer`], [`Format`], [`Negotiated`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O; the format and exact `Content-Type` for an `Accept` header | your own transport |
 //! | [`MetricsHandler`], [`serve`], [`HttpLimits`] | `GET`/`HEAD /metrics` with content negotiation, within bounded connections | your own hyper or axum server |
 //! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
 //! | [`ExporterBuilder`] | [`install`](ExporterBuilder::install) it all ([`ExporterHandle`]), or [`build`](ExporterBuilder::build) the [`ExporterParts`] | the one-line setup |
@@ -82,17 +82,16 @@
 //! warmed up, measured with heapster itself (`tests/allocations.rs`, which fails if that stops
 //! being true): as Prometheus text 0.0.4 or OpenMetrics, 2 blocks of about 22 KiB together (the
 //! output buffer, sized from the previous scrape, and `prometheus-client`'s 8 KiB staging
-//! buffer); as protobuf, 122 blocks of about 35 KiB together (`prometheus-client`'s data
-//! model, one `String` or `Vec` per name, label and bucket list). Serving over HTTP adds
-//! about 18 KiB per open connection, for at most 64 connections by default (see
-//! [`HttpLimits`]).
+//! buffer); as protobuf, 1 block of about 6 KiB (the output buffer: heapster's own encoder
+//! writes the wire format directly). Serving over HTTP adds about 18 KiB per open connection,
+//! for at most 64 connections by default (see [`HttpLimits`]).
 //!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `prometheus` | yes | [`PrometheusCollector`], [`Renderer`] and the text formats |
-//! | `protobuf` | yes | [`Format::Protobuf`]: native histograms (pure Rust, no `protoc` needed) |
+//! | `protobuf` | yes | [`Format::Protobuf`]: native histograms and start timestamps (no dependency, no protobuf compiler) |
 //! | `http` | yes | [`MetricsHandler`], [`serve`] and [`install`](ExporterBuilder::install) (tokio and hyper) |
 //! | `tokio` | with `http` | [`Sampler::run`], the sampling loop |
 //! | `otel` | no | [`otel`]: instruments on your OpenTelemetry `Meter`, and an OTLP/HTTP exporter with native exponential histograms |
@@ -115,11 +114,17 @@ mod handle;
 #[cfg(feature = "http")]
 mod http;
 pub mod naming;
+#[cfg(feature = "prometheus")]
+mod negotiation;
+#[cfg(feature = "prometheus")]
+mod openmetrics;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+#[cfg(feature = "protobuf")]
+mod protobuf;
 mod sampler;
 mod source;
 
@@ -137,6 +142,9 @@ pub use crate::handle::ExporterHandle;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use crate::http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_with_limits};
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub use crate::negotiation::{Escaping, Negotiated};
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use crate::prometheus::PrometheusCollector;

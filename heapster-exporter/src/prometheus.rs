@@ -4,9 +4,7 @@ use std::sync::Arc;
 
 use heapster::{BUCKETS, Histogram};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{
-    DescriptorEncoder, MetricEncoder, NativeHistogram, NativeHistogramBuckets, NoLabelSet,
-};
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit as PromUnit};
 
@@ -149,7 +147,6 @@ impl PrometheusCollector {
         encoder: &mut MetricEncoder<'_>,
         histogram: &Histogram,
     ) -> Result<(), std::fmt::Error> {
-        let counts = histogram.counts();
         // `_count` is the sum of the buckets of this same snapshot, so it equals `+Inf`.
         let count = histogram.count();
         #[allow(
@@ -172,38 +169,22 @@ impl PrometheusCollector {
         }
         let classic = &classic[..n];
 
-        if !self.config.native_histograms() {
-            return encoder.encode_histogram::<NoLabelSet>(sum, count, classic, None);
-        }
-        // Native schema 0: bucket k is (2^(k-1), 2^k], the same as ours. One span over all 64
-        // buckets, with explicit zeros, so that even an empty histogram is stored as native.
-        let mut deltas = [0i64; BUCKETS];
-        let mut previous = 0i64;
-        for (delta, &c) in deltas.iter_mut().zip(counts) {
-            let c = i64::try_from(c).unwrap_or(i64::MAX);
-            *delta = c.saturating_sub(previous);
-            previous = c;
-        }
-        #[allow(
-            clippy::cast_possible_truncation,
-            reason = "BUCKETS is 64, which fits u32"
-        )]
-        let spans = [(0i32, BUCKETS as u32)];
-        let native = NativeHistogram {
-            schema: 0,
-            zero_threshold: 0.0,
-            zero_count: 0,
-            negative: NativeHistogramBuckets {
-                spans: &[],
-                deltas: &[],
-            },
-            positive: NativeHistogramBuckets {
-                spans: &spans,
-                deltas: &deltas,
-            },
-            created: None,
-        };
-        encoder.encode_histogram_with_native::<NoLabelSet>(sum, count, classic, None, native)
+        // The text formats have no native form; the protobuf exposition (`crate::protobuf`)
+        // carries both.
+        encoder.encode_histogram::<NoLabelSet>(sum, count, classic, None)
+    }
+
+    /// The family name of `METRICS[index]` under the namespace, without unit or `_total`.
+    #[cfg(feature = "protobuf")]
+    pub(crate) fn base_name(&self, index: usize) -> &str {
+        &self.names[index]
+    }
+
+    /// Appends the protobuf exposition of one sample, see [`crate::protobuf`].
+    #[cfg(feature = "protobuf")]
+    pub(crate) fn encode_protobuf(&self, out: &mut Vec<u8>) {
+        let sample = self.sampler.current();
+        crate::protobuf::encode(self, &sample, self.sampler.created(), out);
     }
 }
 
@@ -215,7 +196,7 @@ impl Collector for PrometheusCollector {
 }
 
 /// A bound as f64: exact for powers of two, and `+Inf` for `u64::MAX`.
-fn as_f64(bound: u64) -> f64 {
+pub(crate) fn as_f64(bound: u64) -> f64 {
     #[allow(clippy::cast_precision_loss, reason = "a power of two is exact in f64")]
     let b = if bound == u64::MAX {
         f64::INFINITY

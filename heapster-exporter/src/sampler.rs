@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use heapster::Stats;
 
@@ -53,6 +53,7 @@ pub struct Sample {
 /// ```
 pub struct Sampler {
     source: Box<dyn Source>,
+    created: SystemTime,
     interval: Duration,
     peak_window: Duration,
     state: Mutex<State>,
@@ -84,6 +85,7 @@ impl Sampler {
     pub fn new(source: impl Source) -> Self {
         Self {
             source: Box::new(source),
+            created: SystemTime::now(),
             interval: Self::DEFAULT_INTERVAL,
             peak_window: Self::DEFAULT_PEAK_WINDOW,
             state: Mutex::new(State {
@@ -142,6 +144,16 @@ impl Sampler {
     /// before [`current`](Self::current) takes a new one.
     pub fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// When this sampler was created: the start ("created") timestamp of every counter and
+    /// histogram it exports, where Prometheus 3 places their zero.
+    ///
+    /// Heapster counts from the start of the process, so the first sample also holds what was
+    /// counted before this time (for an exporter built at the top of `main`, the runtime's
+    /// start-up allocations); from this time on, every increase is one that happened.
+    pub fn created(&self) -> SystemTime {
+        self.created
     }
 
     /// The peak window (see [`with_peak_window`](Self::with_peak_window)).

@@ -32,6 +32,15 @@ fn fixed_stats() -> Stats {
 fn check(format: Format, file: &str) {
     let parts = ExporterBuilder::new(fixed_stats()).build();
     let rendered = String::from_utf8(parts.renderer.render(format).unwrap()).unwrap();
+    // The start timestamp (`_created`, OpenMetrics) is the sampler's creation: `CREATED` in
+    // the file.
+    let since = parts
+        .sampler
+        .created()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let created = format!(" {}.{:03}\n", since.as_secs(), since.subsec_millis());
+    let rendered = rendered.replace(&created, " CREATED\n");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(file);

@@ -19,7 +19,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
-const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const OPENMETRICS: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores";
 
 fn stats() -> Stats {
     let mut s = Stats::new();
@@ -91,6 +92,15 @@ async fn get_serves_text_0_0_4_by_default_and_negotiates_the_rest() {
     )
     .await;
     assert_eq!(content_type(&om), OPENMETRICS);
+    assert!(om.body.ends_with(b"# EOF\n"));
+
+    // Prometheus 3's header: its escaping scheme is echoed.
+    let accept = b"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    let om = fetch(addr, Method::GET, "/metrics", Some(accept)).await;
+    assert_eq!(
+        content_type(&om),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+    );
     assert!(om.body.ends_with(b"# EOF\n"));
 
     #[cfg(feature = "protobuf")]

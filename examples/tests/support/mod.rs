@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a part of this module")]
 
+pub(crate) mod prometheus;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -137,45 +139,4 @@ pub(crate) fn wait_for<T>(what: &str, every: Duration, mut f: impl FnMut() -> Op
         assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
         std::thread::sleep(every);
     }
-}
-
-/// Starts Debian's `prometheus` on a free loopback port with `config` (YAML, written to
-/// `dir/prometheus.yml`; other files it names must already be in `dir`), its data and log in
-/// `dir`, native histograms on when `native`; waits until it is ready. Fails with its log if it
-/// exits or never gets ready.
-pub(crate) fn start_prometheus(dir: &Path, config: &str, native: bool) -> (Running, SocketAddr) {
-    let config_path = dir.join("prometheus.yml");
-    std::fs::write(&config_path, config).expect("write the Prometheus config");
-    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let log_path = dir.join("prometheus.log");
-    let log = std::fs::File::create(&log_path).expect("create the Prometheus log");
-    let mut command = Command::new(system_tool("prometheus", "prometheus"));
-    command
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("share the log"))
-        .stderr(log);
-    if native {
-        command.arg("--enable-feature=native-histograms");
-    }
-    let mut process = Running(command.spawn().expect("start prometheus"));
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for("Prometheus to be ready", Duration::from_millis(250), || {
-            if let Ok(Some(status)) = process.0.try_wait() {
-                panic!("prometheus exited ({status})");
-            }
-            http_get(addr, "/-/ready", "*/*").and_then(|(status, _)| (status == 200).then_some(()))
-        })
-    }));
-    if let Err(panic) = ready {
-        eprintln!("prometheus log:\n{}", log());
-        std::panic::resume_unwind(panic);
-    }
-    (process, addr)
 }
