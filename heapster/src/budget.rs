@@ -241,7 +241,7 @@ pub fn __assert_allocations(stats: &Stats, limit: u64, exact: bool, expression: 
 ///
 /// Measures with [`Heapster::measure_thread`](crate::Heapster::measure_thread), so other
 /// threads (other tests running in parallel) do not disturb it. For code that `.await`s, use
-/// [`assert_allocations_async!`].
+/// [`assert_allocations_async!`](crate::assert_allocations_async).
 ///
 /// ```
 /// use heapster::{Heapster, assert_allocations};
@@ -266,7 +266,7 @@ macro_rules! assert_allocations {
 
 /// Asserts that an expression makes at most `n` allocations on the current thread, and
 /// evaluates to its value. On failure the message shows the expression and the measured stats.
-/// For code that `.await`s, use [`assert_max_allocations_async!`].
+/// For code that `.await`s, use [`assert_max_allocations_async!`](crate::assert_max_allocations_async).
 ///
 /// ```
 /// use heapster::{Heapster, assert_max_allocations};
@@ -329,7 +329,7 @@ macro_rules! assert_allocations_async {
 
 /// Awaits a future and asserts that at most `n` allocations were made while it was polled;
 /// evaluates to its output. The async form of [`assert_max_allocations!`]; see
-/// [`assert_allocations_async!`].
+/// [`assert_allocations_async!`](crate::assert_allocations_async).
 ///
 /// ```
 /// use heapster::{Heapster, assert_max_allocations_async};
