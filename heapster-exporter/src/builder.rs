@@ -92,7 +92,8 @@ pub struct ExporterParts {
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub renderer: Renderer,
-    /// Serves the renderer at `/metrics`; mount it in your own server.
+    /// Serves the renderer on whatever path your server mounts it at (a `tower::Service` with
+    /// the feature `tower`, for axum). Nothing samples on a timer unless you run the sampler.
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub handler: MetricsHandler,

@@ -32,7 +32,7 @@ impl ExporterHandle {
             source,
         };
         let sampler = Arc::clone(&parts.sampler);
-        let handler = parts.handler.clone();
+        let handler = parts.handler.clone().with_path(METRICS_PATH)?;
         let mut local_addr = listen;
         let background =
             Background::start("heapster-exporter", WhenDropped::KeepRunning, |stopped| {
