@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "http")]
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 #[cfg(feature = "prometheus")]
 use prometheus_client::registry::Registry;
@@ -16,7 +16,7 @@ use crate::error::Error;
 #[cfg(feature = "prometheus")]
 use crate::exposition::Renderer;
 #[cfg(feature = "http")]
-use crate::handle::ExporterHandle;
+use crate::handle::{ExporterHandle, Listen};
 #[cfg(feature = "http")]
 use crate::http::{HttpLimits, MetricsHandler};
 #[cfg(feature = "prometheus")]
@@ -40,7 +40,7 @@ use crate::source::Source;
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let handle = ExporterBuilder::new(&GLOBAL)
 ///         .with_config(Config::new().with_constant_label("service", "api")?)
-///         .with_http_listener("127.0.0.1:9000".parse()?)
+///         .with_http_listener("127.0.0.1:9000")
 ///         .install()?;
 ///     println!("serving {}", handle.url());
 ///     Ok(())
@@ -56,7 +56,7 @@ pub struct ExporterBuilder {
     #[cfg(feature = "prometheus")]
     registry: Option<Registry>,
     #[cfg(feature = "http")]
-    listen: SocketAddr,
+    listen: Listen,
     #[cfg(feature = "http")]
     limits: HttpLimits,
 }
@@ -115,7 +115,7 @@ impl ExporterBuilder {
             #[cfg(feature = "prometheus")]
             registry: None,
             #[cfg(feature = "http")]
-            listen: Self::DEFAULT_LISTEN_ADDR,
+            listen: Listen::resolve(Self::DEFAULT_LISTEN_ADDR),
             #[cfg(feature = "http")]
             limits: HttpLimits::new(),
         }
@@ -162,12 +162,32 @@ impl ExporterBuilder {
         self
     }
 
-    /// Sets the address [`install`](Self::install) listens on (default `127.0.0.1:9000`).
-    /// Port 0 picks a free port: read it from [`ExporterHandle::local_addr`].
+    /// Sets the address [`install`](Self::install) listens on (default `127.0.0.1:9000`):
+    /// anything [`ToSocketAddrs`] takes, such as `"localhost:9000"`, `"0.0.0.0:9000"`,
+    /// `("::1", 9000)` or a [`SocketAddr`]. Port 0 picks a free port: read it from
+    /// [`ExporterHandle::local_addr`].
+    ///
+    /// A host name is resolved at once; `install` binds the first of its addresses that it can.
+    /// An address that does not resolve (no port, a bad port, an unknown host) is reported by
+    /// `install` as [`Error::Resolve`], naming what was given:
+    ///
+    /// ```
+    /// use heapster_exporter::{Error, ExporterBuilder};
+    ///
+    /// let error = ExporterBuilder::new(heapster::Stats::new())
+    ///     .with_http_listener("localhost") // no port
+    ///     .install()
+    ///     .unwrap_err();
+    /// assert!(matches!(error, Error::Resolve { .. }));
+    /// assert_eq!(
+    ///     error.chain(),
+    ///     r#"cannot resolve the listen address "localhost": invalid socket address"#
+    /// );
+    /// ```
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub fn with_http_listener(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
+    pub fn with_http_listener(mut self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Self {
+        self.listen = Listen::resolve(addr);
         self
     }
 
@@ -225,12 +245,15 @@ impl ExporterBuilder {
     /// [`ExporterHandle::shutdown`] stops it gracefully.
     ///
     /// # Errors
-    /// [`Error::Bind`] when the address cannot be bound (in use, not local, no permission),
-    /// [`Error::Runtime`] when the thread or its runtime cannot be started.
+    /// [`Error::Resolve`] when the address given to
+    /// [`with_http_listener`](Self::with_http_listener) did not resolve, [`Error::Bind`] when
+    /// it cannot be bound (in use, not local, no permission), [`Error::Runtime`] when the
+    /// thread or its runtime cannot be started.
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub fn install(self) -> Result<ExporterHandle, Error> {
-        let (listen, limits) = (self.listen, self.limits.clone());
+    pub fn install(mut self) -> Result<ExporterHandle, Error> {
+        let listen = std::mem::replace(&mut self.listen, Listen::Resolved(Vec::new()));
+        let limits = self.limits.clone();
         ExporterHandle::start(listen, limits, self.build())
     }
 }

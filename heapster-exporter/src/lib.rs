@@ -17,7 +17,7 @@
 //!     use heapster_exporter::{ExporterBuilder, Format};
 //!
 //!     let handle = ExporterBuilder::new(&GLOBAL)
-//!         .with_http_listener("127.0.0.1:0".parse()?) // port 0: any free port
+//!         .with_http_listener("127.0.0.1:0") // port 0: any free port
 //!         .install()?;
 //!     println!("Prometheus can scrape {}", handle.url());
 //!
