@@ -94,6 +94,7 @@
 //! | `protobuf` | yes | [`Format::Protobuf`]: native histograms and start timestamps (no dependency, no protobuf compiler) |
 //! | `http` | yes | [`MetricsHandler`], [`serve`] and [`install`](ExporterBuilder::install) (tokio and hyper) |
 //! | `tower` | no | [`MetricsHandler`] as a `tower::Service`: axum's `route_service` and `nest_service` take it (`tower-service`, one small crate) |
+//! | `log` | no | a warning through the `log` facade when the sampled allocator has counted nothing at all, the likely missing `#[global_allocator]` (see [`Source`]) |
 //! | `tokio` | with `http` | [`Sampler::run`], the sampling loop |
 //! | `otel` | no | [`otel`]: instruments on your OpenTelemetry `Meter`, and an OTLP/HTTP exporter with native exponential histograms |
 //!

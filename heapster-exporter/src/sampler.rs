@@ -199,6 +199,9 @@ impl Sampler {
     fn sample_locked(&self, state: &mut State) -> Sample {
         // `stats()` folds the exact live bytes into every mark, so it comes first.
         let stats = self.source.stats();
+        if state.latest.is_none() {
+            crate::source::warn_if_nothing_counted(&stats);
+        }
         let peak = self.source.take_interval_peak();
         let taken_at = Instant::now();
         let peaks = &mut state.peaks;
