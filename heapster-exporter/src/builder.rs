@@ -202,7 +202,11 @@ impl ExporterBuilder {
     }
 
     /// The parts, for wiring your own server, registry or OpenTelemetry pipeline. Starts
-    /// nothing.
+    /// nothing. ([`install`](Self::install), with the feature `http`, also serves them.)
+    #[cfg_attr(
+        not(feature = "http"),
+        doc(alias = "install", alias = "with_http_listener")
+    )]
     pub fn build(self) -> ExporterParts {
         let sampler = Arc::new(self.sampler);
         #[cfg(feature = "prometheus")]

@@ -161,7 +161,9 @@ impl Sampler {
         self.peak_window
     }
 
-    /// Takes a sample now, keeps it as the latest and returns it.
+    /// Takes a sample now, keeps it as the latest and returns it. (`run`, with the feature
+    /// `tokio`, calls it on a timer.)
+    #[cfg_attr(not(feature = "tokio"), doc(alias = "run"))]
     pub fn sample_once(&self) -> Sample {
         let mut state = self.lock();
         self.sample_locked(&mut state)
