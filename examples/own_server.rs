@@ -5,8 +5,7 @@
 //! ```
 //!
 //! Binds `127.0.0.1:0`, checks both routes with a plain HTTP request, and with `--serve` keeps
-//! serving until Ctrl-C. (The same `MetricsHandler::respond` mounts in axum:
-//! `.route("/metrics", get(move |req: Request| async move { handler.respond(&req) }))`.)
+//! serving until Ctrl-C. (In axum, the handler is a route as it is: see `axum.rs`.)
 
 use std::alloc::System;
 use std::convert::Infallible;
@@ -20,21 +19,27 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
 
-/// The application's router: its own page, and heapster's handler on `/metrics`.
+/// The application's router: its own page, and heapster's handler on `/metrics` (it answers
+/// on whatever path it is given).
 fn route(metrics: &MetricsHandler, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     match request.uri().path() {
         "/" => Response::new(Full::new(Bytes::from(format!(
             "hello; the heap holds {} bytes\n",
             GLOBAL.stats().live_bytes()
         )))),
-        _ => metrics.respond(request),
+        "/metrics" => metrics.respond(request),
+        _ => {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"not found\n")));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response
+        }
     }
 }
 
@@ -78,10 +83,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let (home, scrape) = tokio::task::spawn_blocking(move || {
-        Ok::<_, std::io::Error>((get(addr, "/")?, get(addr, "/metrics")?))
+    let (home, scrape, missing) = tokio::task::spawn_blocking(move || {
+        Ok::<_, std::io::Error>((get(addr, "/")?, get(addr, "/metrics")?, get(addr, "/x")?))
     })
     .await??;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     assert!(
         home.starts_with("HTTP/1.1 200") && home.contains("hello"),
         "{home}"

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "http")]
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 #[cfg(feature = "prometheus")]
 use prometheus_client::registry::Registry;
@@ -16,7 +16,7 @@ use crate::error::Error;
 #[cfg(feature = "prometheus")]
 use crate::exposition::Renderer;
 #[cfg(feature = "http")]
-use crate::handle::ExporterHandle;
+use crate::handle::{ExporterHandle, Listen};
 #[cfg(feature = "http")]
 use crate::http::{HttpLimits, MetricsHandler};
 #[cfg(feature = "prometheus")]
@@ -40,7 +40,7 @@ use crate::source::Source;
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let handle = ExporterBuilder::new(&GLOBAL)
 ///         .with_config(Config::new().with_constant_label("service", "api")?)
-///         .with_http_listener("127.0.0.1:9000".parse()?)
+///         .with_http_listener("127.0.0.1:9000")
 ///         .install()?;
 ///     println!("serving {}", handle.url());
 ///     Ok(())
@@ -56,7 +56,7 @@ pub struct ExporterBuilder {
     #[cfg(feature = "prometheus")]
     registry: Option<Registry>,
     #[cfg(feature = "http")]
-    listen: SocketAddr,
+    listen: Listen,
     #[cfg(feature = "http")]
     limits: HttpLimits,
 }
@@ -92,7 +92,8 @@ pub struct ExporterParts {
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub renderer: Renderer,
-    /// Serves the renderer at `/metrics`; mount it in your own server.
+    /// Serves the renderer on whatever path your server mounts it at (a `tower::Service` with
+    /// the feature `tower`, for axum). Nothing samples on a timer unless you run the sampler.
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub handler: MetricsHandler,
@@ -114,7 +115,7 @@ impl ExporterBuilder {
             #[cfg(feature = "prometheus")]
             registry: None,
             #[cfg(feature = "http")]
-            listen: Self::DEFAULT_LISTEN_ADDR,
+            listen: Listen::resolve(Self::DEFAULT_LISTEN_ADDR),
             #[cfg(feature = "http")]
             limits: HttpLimits::new(),
         }
@@ -161,12 +162,32 @@ impl ExporterBuilder {
         self
     }
 
-    /// Sets the address [`install`](Self::install) listens on (default `127.0.0.1:9000`).
-    /// Port 0 picks a free port: read it from [`ExporterHandle::local_addr`].
+    /// Sets the address [`install`](Self::install) listens on (default `127.0.0.1:9000`):
+    /// anything [`ToSocketAddrs`] takes, such as `"localhost:9000"`, `"0.0.0.0:9000"`,
+    /// `("::1", 9000)` or a [`SocketAddr`]. Port 0 picks a free port: read it from
+    /// [`ExporterHandle::local_addr`].
+    ///
+    /// A host name is resolved at once; `install` binds the first of its addresses that it can.
+    /// An address that does not resolve (no port, a bad port, an unknown host) is reported by
+    /// `install` as [`Error::Resolve`], naming what was given:
+    ///
+    /// ```
+    /// use heapster_exporter::{Error, ExporterBuilder};
+    ///
+    /// let error = ExporterBuilder::new(heapster::Stats::new())
+    ///     .with_http_listener("localhost") // no port
+    ///     .install()
+    ///     .unwrap_err();
+    /// assert!(matches!(error, Error::Resolve { .. }));
+    /// assert_eq!(
+    ///     error.chain(),
+    ///     r#"cannot resolve the listen address "localhost": invalid socket address"#
+    /// );
+    /// ```
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub fn with_http_listener(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
+    pub fn with_http_listener(mut self, addr: impl ToSocketAddrs + std::fmt::Debug) -> Self {
+        self.listen = Listen::resolve(addr);
         self
     }
 
@@ -181,7 +202,11 @@ impl ExporterBuilder {
     }
 
     /// The parts, for wiring your own server, registry or OpenTelemetry pipeline. Starts
-    /// nothing.
+    /// nothing. ([`install`](Self::install), with the feature `http`, also serves them.)
+    #[cfg_attr(
+        not(feature = "http"),
+        doc(alias = "install", alias = "with_http_listener")
+    )]
     pub fn build(self) -> ExporterParts {
         let sampler = Arc::new(self.sampler);
         #[cfg(feature = "prometheus")]
@@ -224,12 +249,15 @@ impl ExporterBuilder {
     /// [`ExporterHandle::shutdown`] stops it gracefully.
     ///
     /// # Errors
-    /// [`Error::Bind`] when the address cannot be bound (in use, not local, no permission),
-    /// [`Error::Runtime`] when the thread or its runtime cannot be started.
+    /// [`Error::Resolve`] when the address given to
+    /// [`with_http_listener`](Self::with_http_listener) did not resolve, [`Error::Bind`] when
+    /// it cannot be bound (in use, not local, no permission), [`Error::Runtime`] when the
+    /// thread or its runtime cannot be started.
     #[cfg(feature = "http")]
     #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub fn install(self) -> Result<ExporterHandle, Error> {
-        let (listen, limits) = (self.listen, self.limits.clone());
+    pub fn install(mut self) -> Result<ExporterHandle, Error> {
+        let listen = std::mem::replace(&mut self.listen, Listen::Resolved(Vec::new()));
+        let limits = self.limits.clone();
         ExporterHandle::start(listen, limits, self.build())
     }
 }

@@ -16,6 +16,14 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// The HTTP listener's address did not resolve to a socket address: no port, a bad port, an
+    /// unknown host name.
+    Resolve {
+        /// The address as it was given (its `Debug` form, e.g. `"localhost"` with quotes).
+        addr: String,
+        /// The resolver's error.
+        source: io::Error,
+    },
     /// The HTTP listener could not bind its address (address in use, not available, no
     /// permission...).
     Bind {
@@ -97,6 +105,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidConfig { setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            Self::Resolve { addr, .. } => write!(f, "cannot resolve the listen address {addr}"),
             Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
             Self::Runtime(_) => f.write_str("cannot run the exporter's background thread"),
             Self::Encode(_) => f.write_str("cannot encode the metrics"),
@@ -124,7 +133,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::InvalidConfig { .. } => None,
-            Self::Bind { source, .. } | Self::Runtime(source) => Some(source),
+            Self::Resolve { source, .. } | Self::Bind { source, .. } | Self::Runtime(source) => {
+                Some(source)
+            }
             Self::Encode(source) => Some(source),
             #[cfg(feature = "protobuf")]
             Self::ProtobufNotServed => None,

@@ -7,6 +7,7 @@ mod limits;
 
 use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,42 +18,93 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::error::Error;
 use crate::exposition::Renderer;
 use crate::http::connections::{Connections, Tracked};
 pub use crate::http::limits::HttpLimits;
 pub(crate) use crate::http::limits::listener;
 
-/// The path the handler serves.
+/// The path [`install`](crate::ExporterBuilder::install) serves the metrics at.
 pub const METRICS_PATH: &str = "/metrics";
 
 /// How long a graceful shutdown waits for in-flight scrapes before it drops them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Answers scrapes: `GET` and `HEAD` on `/metrics` in the format negotiated from `Accept`,
-/// 404 on other paths, 405 (with `Allow: GET, HEAD`) for other methods.
+/// Answers scrapes: `GET` and `HEAD` in the format negotiated from `Accept`, 405 (with
+/// `Allow: GET, HEAD`) for other methods.
 ///
-/// It is a [`hyper::service::Service`], and [`respond`](Self::respond) takes any
-/// `http::Request`, so it mounts in your own server:
+/// It answers on whatever path it is mounted at, so a router decides where the metrics live
+/// (`/metrics`, `/heap/metrics`, a nested service...). [`with_path`](Self::with_path) makes it
+/// answer at one path only, with 404 elsewhere, for a server of its own: that is what
+/// [`install`](crate::ExporterBuilder::install) serves, at [`METRICS_PATH`].
+///
+/// It is a [`hyper::service::Service`], a `tower::Service` with the feature `tower` (so axum's
+/// `Router::route_service` and `nest_service` take it as it is, see `examples/axum.rs`), and
+/// [`respond`](Self::respond) takes any `http::Request`:
 ///
 /// ```no_run
-/// # async fn f(handler: heapster_exporter::MetricsHandler, stream: tokio::net::TcpStream) {
+/// # async fn f(handler: heapster_exporter::MetricsHandler, stream: tokio::net::TcpStream) -> Result<(), heapster_exporter::Error> {
+/// use heapster_exporter::METRICS_PATH;
 /// use hyper_util::rt::TokioIo;
 /// hyper::server::conn::http1::Builder::new()
-///     .serve_connection(TokioIo::new(stream), handler)
+///     .serve_connection(TokioIo::new(stream), handler.with_path(METRICS_PATH)?)
 ///     .await
 ///     .ok();
-/// # }
-/// // axum: .route("/metrics", get(move |req: Request| async move { handler.respond(&req) }))
+/// # Ok(()) }
+/// // axum (feature `tower`): Router::new().route_service("/metrics", handler)
 /// ```
+#[doc(alias = "axum", alias = "tower", alias = "route_service")]
 #[derive(Clone, Debug)]
 pub struct MetricsHandler {
     renderer: Renderer,
+    /// The only path answered, or `None` for every path.
+    path: Option<Arc<str>>,
 }
 
 impl MetricsHandler {
-    /// A handler that serves what `renderer` renders.
+    /// A handler that serves what `renderer` renders, on every path.
     pub fn new(renderer: Renderer) -> Self {
-        Self { renderer }
+        Self {
+            renderer,
+            path: None,
+        }
+    }
+
+    /// The same handler, answering only at `path` (compared with the request's path, the
+    /// query string left out) and 404 elsewhere: for a server that serves nothing else.
+    ///
+    /// ```
+    /// # #[cfg(feature = "http")] {
+    /// use heapster_exporter::ExporterBuilder;
+    ///
+    /// let handler = ExporterBuilder::new(heapster::Stats::new()).build().handler;
+    /// let get = |path| http::Request::get(path).body(()).unwrap();
+    /// assert_eq!(handler.respond(&get("/heap/metrics")).status(), 200); // any path
+    /// let only = handler.with_path("/heap/metrics")?;
+    /// assert_eq!(only.respond(&get("/heap/metrics?x=1")).status(), 200);
+    /// assert_eq!(only.respond(&get("/metrics")).status(), 404);
+    /// assert!(only.clone().with_path("metrics").is_err());
+    /// # }
+    /// # Ok::<(), heapster_exporter::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless `path` starts with `/` and has no `?` or `#`.
+    pub fn with_path(mut self, path: impl Into<Arc<str>>) -> Result<Self, Error> {
+        let path = path.into();
+        if !path.starts_with('/') || path.contains(['?', '#']) {
+            return Err(Error::invalid(
+                "metrics path",
+                format!("{path:?} is not an absolute path such as \"/metrics\""),
+            ));
+        }
+        self.path = Some(path);
+        Ok(self)
+    }
+
+    /// The only path the handler answers at, or `None` when it answers on every path.
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
     }
 
     /// The renderer behind the handler.
@@ -63,11 +115,14 @@ impl MetricsHandler {
     /// The response to `request`. Rendering is synchronous and takes well under a millisecond
     /// for heapster's metrics.
     pub fn respond<B>(&self, request: &Request<B>) -> Response<Full<Bytes>> {
-        if request.uri().path() != METRICS_PATH {
-            return plain(
-                StatusCode::NOT_FOUND,
-                "not found: metrics are at /metrics\n",
-            );
+        match self.path.as_deref() {
+            Some(path) if request.uri().path() != path => {
+                return plain(
+                    StatusCode::NOT_FOUND,
+                    format!("not found: metrics are at {path}\n"),
+                );
+            }
+            _ => {}
         }
         let head = request.method() == Method::HEAD;
         if !head && request.method() != Method::GET {
@@ -128,6 +183,9 @@ fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Full<Bytes>> {
 /// Serves `handler` on `listener` (HTTP/1.1, keep-alive) within the default [`HttpLimits`]
 /// until `shutdown` completes, then stops accepting and lets in-flight scrapes finish (for up
 /// to 10 s). See [`serve_with_limits`].
+///
+/// The handler decides which paths it answers:
+/// [`install`](crate::ExporterBuilder::install) serves `handler.with_path(METRICS_PATH)`.
 pub async fn serve(
     listener: TcpListener,
     handler: MetricsHandler,

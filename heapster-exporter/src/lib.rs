@@ -17,7 +17,7 @@
 //!     use heapster_exporter::{ExporterBuilder, Format};
 //!
 //!     let handle = ExporterBuilder::new(&GLOBAL)
-//!         .with_http_listener("127.0.0.1:0".parse()?) // port 0: any free port
+//!         .with_http_listener("127.0.0.1:0") // port 0: any free port
 //!         .install()?;
 //!     println!("Prometheus can scrape {}", handle.url());
 //!
@@ -42,7 +42,7 @@
 //! | [`Sampler`] | takes [`Sample`]s of a [`Source`] (every 1 s, or on demand) | one consistent snapshot per scrape |
 //! | [`PrometheusCollector`] | a `prometheus-client` collector | your own `Registry`, with its prefix and labels |
 //! | [`Renderer`], [`Format`], [`Negotiated`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O; the format and exact `Content-Type` for an `Accept` header | your own transport |
-//! | [`MetricsHandler`], [`serve`], [`HttpLimits`] | `GET`/`HEAD /metrics` with content negotiation, within bounded connections | your own hyper or axum server |
+//! | [`MetricsHandler`], [`serve`], [`HttpLimits`] | `GET`/`HEAD` with content negotiation, at whatever path it is mounted, within bounded connections | your own hyper or axum server |
 //! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
 //! | [`ExporterBuilder`] | [`install`](ExporterBuilder::install) it all ([`ExporterHandle`]), or [`build`](ExporterBuilder::build) the [`ExporterParts`] | the one-line setup |
 //!
@@ -93,6 +93,8 @@
 //! | `prometheus` | yes | [`PrometheusCollector`], [`Renderer`] and the text formats |
 //! | `protobuf` | yes | [`Format::Protobuf`]: native histograms and start timestamps (no dependency, no protobuf compiler) |
 //! | `http` | yes | [`MetricsHandler`], [`serve`] and [`install`](ExporterBuilder::install) (tokio and hyper) |
+//! | `tower` | no | [`MetricsHandler`] as a `tower::Service`: axum's `route_service` and `nest_service` take it (`tower-service`, one small crate) |
+//! | `log` | no | a warning through the `log` facade when the sampled allocator has counted nothing at all, the likely missing `#[global_allocator]` (see [`Source`]) |
 //! | `tokio` | with `http` | [`Sampler::run`], the sampling loop |
 //! | `otel` | no | [`otel`]: instruments on your OpenTelemetry `Meter`, and an OTLP/HTTP exporter with native exponential histograms |
 //!
@@ -127,6 +129,8 @@ mod prometheus;
 mod protobuf;
 mod sampler;
 mod source;
+#[cfg(feature = "tower")]
+mod tower;
 
 #[allow(deprecated)]
 pub use crate::builder::HeapsterExporterBuilder;

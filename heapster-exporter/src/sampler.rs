@@ -161,7 +161,9 @@ impl Sampler {
         self.peak_window
     }
 
-    /// Takes a sample now, keeps it as the latest and returns it.
+    /// Takes a sample now, keeps it as the latest and returns it. (`run`, with the feature
+    /// `tokio`, calls it on a timer.)
+    #[cfg_attr(not(feature = "tokio"), doc(alias = "run"))]
     pub fn sample_once(&self) -> Sample {
         let mut state = self.lock();
         self.sample_locked(&mut state)
@@ -199,6 +201,9 @@ impl Sampler {
     fn sample_locked(&self, state: &mut State) -> Sample {
         // `stats()` folds the exact live bytes into every mark, so it comes first.
         let stats = self.source.stats();
+        if state.latest.is_none() {
+            crate::source::warn_if_nothing_counted(&stats);
+        }
         let peak = self.source.take_interval_peak();
         let taken_at = Instant::now();
         let peaks = &mut state.peaks;

@@ -9,6 +9,28 @@ use heapster::{Heapster, Stats};
 /// Implemented for [`Heapster`], for `&'static` references and [`Arc`]s of a source, and for a
 /// fixed [`Stats`] value (tests, golden files). Implement it for anything else that produces
 /// `Stats`, such as the merged numbers of several allocators.
+///
+/// # A `Heapster` that counts nothing
+///
+/// A `static Heapster` without `#[global_allocator]` is never called, so every metric stays at
+/// zero. The global allocator, on the other hand, has always counted something by the first
+/// sample (the sampler's own construction allocates), so a first sample with
+/// [`Stats::is_empty`] means the source is not the global allocator. With the feature `log`,
+/// the sampler then logs one warning (target `heapster_exporter`) through the `log` facade,
+/// which a `tracing` subscriber receives too through `tracing-log`; without it, check
+/// yourself, or alert on `heapster_allocations_total == 0`:
+///
+/// ```
+/// use heapster::Heapster;
+/// use heapster_exporter::Sampler;
+/// use std::alloc::System;
+///
+/// static HEAP: Heapster<System> = Heapster::new(System); // no #[global_allocator]
+///
+/// let sampler = Sampler::new(&HEAP);
+/// assert!(sampler.current().stats.is_empty()); // counted nothing: not the global allocator
+/// ```
+#[doc(alias = "global_allocator")]
 pub trait Source: Send + Sync + 'static {
     /// A snapshot of every counter. Called first on each sample.
     fn stats(&self) -> Stats;
@@ -58,4 +80,19 @@ impl Source for Stats {
     fn take_interval_peak(&self) -> u64 {
         self.peak_bytes
     }
+}
+
+/// Warns (feature `log`) when a source's first sample shows that it has counted nothing.
+pub(crate) fn warn_if_nothing_counted(stats: &Stats) {
+    #[cfg(feature = "log")]
+    if stats.is_empty() {
+        log::warn!(
+            target: "heapster_exporter",
+            "the sampled allocator has counted no allocator call at all, so every heapster \
+             metric will stay at zero: if it is meant to count the program, declare it with \
+             `#[global_allocator]`"
+        );
+    }
+    #[cfg(not(feature = "log"))]
+    let _ = stats;
 }

@@ -55,7 +55,8 @@ pub struct Heapster<A> {
 }
 
 impl<A> Heapster<A> {
-    /// Wraps `inner`. Usable in a `static`:
+    /// Wraps `inner`. Usable in a `static`, and counts only if it is the `#[global_allocator]`
+    /// (a `static` without the attribute is never called, and its stats stay empty):
     ///
     /// ```
     /// use heapster::Heapster;
@@ -65,6 +66,10 @@ impl<A> Heapster<A> {
     /// static GLOBAL: Heapster<System> = Heapster::new(System);
     /// # fn main() { assert!(GLOBAL.stats().allocations > 0 || true); }
     /// ```
+    ///
+    /// For counting with no locked instruction, see `new_thread_owned` (feature
+    /// `thread-owned`).
+    #[cfg_attr(not(feature = "thread-owned"), doc(alias = "new_thread_owned"))]
     #[must_use]
     pub const fn new(inner: A) -> Self {
         Self {
@@ -123,7 +128,11 @@ impl<A> Heapster<A> {
     /// before`).
     ///
     /// This counts every thread's calls: on a global allocator, allocations made by other
-    /// threads during `f` are included.
+    /// threads during `f` are included. Cargo runs tests on parallel threads, so an exact count
+    /// in a test wants `measure_thread` (feature `scoped`), which counts only the calls of the
+    /// current thread; `measure_future` does the same for an async task, and `Budget` and
+    /// `assert_allocations!` build on them. `measure` suits a `harness = false` test binary or
+    /// a benchmark, where nothing else runs.
     ///
     /// ```
     /// use heapster::Heapster;
@@ -140,6 +149,14 @@ impl<A> Heapster<A> {
     /// assert_eq!(diff.live_bytes(), 0); // the vector was dropped inside `f`
     /// # }
     /// ```
+    #[cfg_attr(
+        not(feature = "scoped"),
+        doc(
+            alias = "measure_thread",
+            alias = "measure_future",
+            alias = "assert_allocations"
+        )
+    )]
     pub fn measure<R>(&self, f: impl FnOnce() -> R) -> (R, Stats) {
         let before = self.stats();
         let result = f();

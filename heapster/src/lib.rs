@@ -79,6 +79,11 @@
 //! | `thread-owned` | [`Heapster::new_thread_owned`]: per-thread counter blocks updated without locked instructions; uses `std` |
 //! | `scoped` | exact per-thread and per-future measurement (`measure_thread`, `measure_future`) and assertion helpers; uses `std` |
 //!
+//! Items of a feature that is off are not in these docs; searching for one finds the item it
+//! builds on, whose docs name the feature: `measure_thread` finds [`Heapster::measure`],
+//! `new_thread_owned` finds [`Heapster::new`]. For allocation counts in tests, which cargo
+//! runs in parallel, use `measure_thread` (feature `scoped`), not `measure`.
+//!
 //! The crate is `#![no_std]` and has no dependencies without features. Without `scoped`, the
 //! allocation path uses no thread-local storage at all.
 

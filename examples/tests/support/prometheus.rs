@@ -129,6 +129,8 @@ pub(crate) struct Options<'a> {
     pub(crate) features: &'a [&'a str],
     /// The job's `scrape_protocols` (3.x), e.g. `OpenMetricsText1.0.0`; empty for the default.
     pub(crate) scrape_protocols: &'a [&'a str],
+    /// The path scraped; empty for `/metrics`.
+    pub(crate) metrics_path: &'a str,
 }
 
 /// A Prometheus server that scrapes one target every second (job `job`), killed and its
@@ -169,6 +171,9 @@ impl Prometheus {
         ));
         if setup.mode == Mode::NativeAndClassic {
             config.push_str("    always_scrape_classic_histograms: true\n");
+        }
+        if !options.metrics_path.is_empty() {
+            config.push_str(&format!("    metrics_path: {}\n", options.metrics_path));
         }
         if !options.scrape_protocols.is_empty() {
             config.push_str(&format!(
