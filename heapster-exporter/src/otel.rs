@@ -80,15 +80,21 @@
 
 mod builder;
 mod collection;
+mod compression;
 mod endpoint;
 mod env;
+mod export_error;
 mod exporter;
 mod histogram;
 mod instruments;
+mod report;
+mod retry;
 mod status;
 mod transport;
 
 pub use self::builder::OtlpExporterBuilder;
+pub use self::compression::Compression;
+pub use self::export_error::ExportError;
 pub use self::exporter::OtlpExporter;
 pub use self::instruments::{OtelInstruments, Registration};
 pub use self::status::ExportStatus;

@@ -1,7 +1,6 @@
 //! `OtlpExporter` against a fake OTLP/HTTP collector on 127.0.0.1 that is up, slow, down, then
-//! back: failures are counted and explained, memory stays flat while exports fail, and the
-//! first delivered export after an outage carries the histograms' change since the last
-//! delivered one.
+//! back: failures are counted and explained, and the first delivered export after an outage
+//! carries the histograms' change since the last delivered one.
 #![cfg(feature = "otel")]
 
 mod support;
@@ -24,7 +23,6 @@ use prost::Message;
 
 use support::{exp_points, exponential_histogram, provider, request_metrics};
 
-/// The process's allocator: the test checks that live bytes stay flat while exports fail.
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
 
@@ -105,7 +103,7 @@ impl Drop for FakeCollector {
 }
 
 #[test]
-fn a_collector_that_is_down_or_slow_costs_failures_not_memory_and_recovery_is_automatic() {
+fn a_collector_that_is_down_or_slow_costs_failures_and_recovery_is_automatic() {
     let heap = OtelInstruments::new(&GLOBAL);
     let collector = FakeCollector::start("127.0.0.1:0".parse().unwrap());
     let addr = collector.addr;
@@ -138,32 +136,21 @@ fn a_collector_that_is_down_or_slow_costs_failures_not_memory_and_recovery_is_au
     assert!(provider.force_flush().is_err(), "a timed-out export fails");
     assert_eq!(status.failed(), 1);
     let error = status.last_error().unwrap();
-    assert!(error.to_string().contains(&addr.to_string()), "{error}");
-    let source = std::error::Error::source(error.as_ref())
-        .unwrap()
-        .to_string();
-    assert!(source.contains("no answer within 300ms"), "{source}");
+    assert_eq!(
+        error.to_string(),
+        format!("collector at http://{addr}/v1/metrics gave no answer within 300ms")
+    );
     // The collector is still busy with that one: the next times out too.
     assert!(provider.force_flush().is_err());
     std::thread::sleep(Duration::from_millis(1600));
     collector.delay_ms.store(0, Ordering::Relaxed);
     drop(collector);
 
-    // Down: connection refused, many times; memory does not grow with the failures.
-    let mut live = Vec::new();
-    for round in 0..40 {
+    // Down: connection refused, several times (tests/otel_memory.rs checks the memory).
+    for _ in 0..5 {
         assert!(provider.force_flush().is_err());
-        live.push(GLOBAL.stats().live_bytes());
-        if round == 9 {
-            live.clear(); // warmed up
-        }
     }
-    assert!(status.consecutive_failures() >= 40);
-    let (min, max) = (live.iter().min().unwrap(), live.iter().max().unwrap());
-    assert!(
-        max - min < 256 * 1024,
-        "live bytes grew from {min} to {max} while failing"
-    );
+    assert!(status.consecutive_failures() >= 5);
     let source = status.last_error().unwrap();
     assert!(
         std::error::Error::source(source.as_ref()).is_some(),
