@@ -3,7 +3,7 @@
 //! histograms.
 //!
 //! Use the OpenTelemetry crates that heapster-exporter re-exports
-//! ([`opentelemetry`](crate::opentelemetry), [`opentelemetry_sdk`](crate::opentelemetry_sdk)):
+//! ([`crate::opentelemetry`], [`crate::opentelemetry_sdk`]):
 //! another version of the SDK in your `Cargo.toml` has traits of the same name that do not
 //! match.
 //!

@@ -20,7 +20,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prost::Message;
 
-use support::collector::{Collector, Reply};
+use support::collector::{Collector, Reply, nobody_listening};
 use support::{provider, request_metrics};
 
 /// An exporter to `builder`'s endpoint in a provider that exports when flushed.
@@ -233,12 +233,7 @@ fn a_base_endpoint_that_ends_in_the_metrics_path_gets_a_hint_on_the_404() {
 
 #[test]
 fn nobody_listening_is_explained_and_the_status_says_since_when() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = nobody_listening();
     let setup = Setup::to(&url, LONG);
     for _ in 0..3 {
         setup.export().expect("fails");

@@ -18,7 +18,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-use support::collector::{Collector, Reply};
+use support::collector::{Collector, Reply, nobody_listening};
 use support::provider;
 
 /// One event: level, target, and its fields as `name=value` (the message first).
@@ -136,13 +136,9 @@ fn a_subscriber_sees_one_line_when_exports_start_failing_and_one_when_they_recov
     );
 
     // Nobody listening: the warning carries the OS error and the hint.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let url = nobody_listening();
     let exporter = OtlpExporterBuilder::new(&heap)
-        .with_endpoint(&format!("http://127.0.0.1:{port}"))
+        .with_endpoint(&url)
         .unwrap()
         .with_timeout(Duration::from_secs(5))
         .unwrap()
@@ -152,7 +148,7 @@ fn a_subscriber_sees_one_line_when_exports_start_failing_and_one_when_they_recov
     let _registration = heap.register(&down.meter("heapster-test"));
     assert!(down.force_flush().is_err());
     assert!(down.force_flush().is_err());
-    let refused = capture.about(&format!("127.0.0.1:{port}/v1/metrics"), Level::INFO);
+    let refused = capture.about(&format!("{url}/v1/metrics"), Level::INFO);
     assert_eq!(refused.len(), 1, "{refused:#?}");
     assert!(
         refused[0].fields.contains(

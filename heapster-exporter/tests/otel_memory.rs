@@ -12,7 +12,7 @@ use heapster::Heapster;
 use heapster_exporter::otel::{OtelInstruments, OtlpExporterBuilder};
 use opentelemetry::metrics::MeterProvider as _;
 
-use support::collector::{Collector, Reply};
+use support::collector::{Collector, Reply, nobody_listening};
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
@@ -56,12 +56,7 @@ fn check(what: &str, (warm, end): (u64, u64)) {
 
 fn main() {
     // Nobody listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = format!("http://127.0.0.1:{port}");
+    let down = nobody_listening();
     check(
         "collector down, 1000 exports",
         live_bytes_while_failing(&down, Duration::from_secs(5), 1000),

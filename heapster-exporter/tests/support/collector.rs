@@ -83,17 +83,22 @@ pub struct Collector {
 
 impl Collector {
     pub fn start(script: Vec<Reply>) -> Self {
-        Self::run(script, true)
+        Self::start_at("127.0.0.1:0".parse().unwrap(), script)
+    }
+
+    /// A collector on `addr`, e.g. the port of one that was stopped.
+    pub fn start_at(addr: SocketAddr, script: Vec<Reply>) -> Self {
+        Self::run(addr, script, true)
     }
 
     /// A collector that only counts the requests: it keeps nothing in the heap, for tests
     /// that measure it.
     pub fn counting(script: Vec<Reply>) -> Self {
-        Self::run(script, false)
+        Self::run("127.0.0.1:0".parse().unwrap(), script, false)
     }
 
-    fn run(script: Vec<Reply>, keep: bool) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake collector");
+    fn run(addr: SocketAddr, script: Vec<Reply>, keep: bool) -> Self {
+        let listener = TcpListener::bind(addr).expect("bind the fake collector");
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -139,6 +144,12 @@ impl Collector {
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
+}
+
+/// The URL of a port on 127.0.0.1 where nothing listens (it was free a moment ago).
+pub fn nobody_listening() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    format!("http://{}", listener.local_addr().unwrap())
 }
 
 impl Drop for Collector {
