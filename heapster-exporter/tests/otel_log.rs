@@ -157,4 +157,21 @@ fn a_subscriber_sees_one_line_when_exports_start_failing_and_one_when_they_recov
         ),
         "{refused:#?}"
     );
+
+    // A base endpoint that ends in /v1/metrics: said once, when the exporter is built.
+    let doubled = format!("{url}/v1/metrics/v1/metrics");
+    let _exporter = OtlpExporterBuilder::new(&heap)
+        .with_endpoint(&format!("{url}/v1/metrics"))
+        .unwrap()
+        .build()
+        .unwrap();
+    let warned = capture.about(&doubled, Level::INFO);
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert!(
+        warned[0].fields.starts_with(&format!(
+            "message=OTLP exports go to {doubled}: endpoint is the base URL, to which \
+             /v1/metrics is appended, and it ended in /v1/metrics already; "
+        )),
+        "{warned:#?}"
+    );
 }

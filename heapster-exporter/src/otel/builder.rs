@@ -125,6 +125,9 @@ impl OtlpExporterBuilder {
             Some(endpoint) => endpoint,
             None => Endpoint::parse_base("endpoint", Self::DEFAULT_ENDPOINT)?,
         };
+        if let Some(setting) = endpoint.doubled_path {
+            super::report::doubled_path(setting, &endpoint.to_string());
+        }
         let target = Target {
             endpoint,
             headers: self.headers,

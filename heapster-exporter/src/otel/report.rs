@@ -1,6 +1,7 @@
 //! The exporter's log lines, through `tracing` like the OpenTelemetry SDK's own diagnostics
 //! (target: the crate's name, a `name` field for the event), and only on a change: when
-//! exports start failing and when they are delivered again, never once per export.
+//! exports start failing and when they are delivered again, never once per export (and once
+//! at the start for an endpoint that repeats `/v1/metrics`).
 //!
 //! The SDK's `otel_warn!` family is not used: those macros test `feature = "internal-logs"`
 //! in the crate that calls them, so they would need a feature of that name here, and they
@@ -41,5 +42,18 @@ pub(crate) fn failed(error: &Error) {
         target: env!("CARGO_PKG_NAME"),
         name = "OtlpExporter.ExportFailed",
         error = %error.chain(),
+    );
+}
+
+/// The base endpoint given in `setting` already ended in `/v1/metrics`, and it was appended
+/// again, as the specification says: almost always a mistake, said once, at the start.
+pub(crate) fn doubled_path(setting: &str, endpoint: &str) {
+    tracing::warn!(
+        target: env!("CARGO_PKG_NAME"),
+        name = "OtlpExporter.DoubledPath",
+        endpoint,
+        "OTLP exports go to {endpoint}: {setting} is the base URL, to which /v1/metrics is \
+         appended, and it ended in /v1/metrics already; give it without the path (e.g. \
+         http://localhost:4318), or the full URL in OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
     );
 }
