@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
@@ -17,6 +17,8 @@ use prost::Message;
 pub enum Reply {
     /// `HTTP/1.1 {status}` with these headers and body.
     Status(u16, Vec<(&'static str, String)>, Vec<u8>),
+    /// `{status}` with `Retry-After` an HTTP date this many seconds after the answer.
+    RetryAfterDate(u16, u64),
     /// These bytes, then the connection is closed.
     Raw(Vec<u8>),
     /// `200` with a 1000-byte body of which one byte comes every 100 ms.
@@ -209,6 +211,12 @@ fn reply_with(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
             stream
                 .write_all(head.as_bytes())
                 .and_then(|()| stream.write_all(&body))
+        }
+        Reply::RetryAfterDate(code, seconds) => {
+            let date = SystemTime::now() + Duration::from_secs(seconds);
+            let value = httpdate::fmt_http_date(date);
+            let reply = Reply::Status(code, vec![("retry-after", value)], Vec::new());
+            reply_with(stream, reply)
         }
         Reply::Raw(bytes) => stream.write_all(&bytes),
         Reply::SlowBody => {
