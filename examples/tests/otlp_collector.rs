@@ -2,9 +2,10 @@
 //! the blackhole exporter and its detailed debug log of every metric it receives.
 //!
 //! The example starts while the collector is down (its exports fail, it keeps running, its
-//! heap stays flat), then the collector comes up (exports are delivered), then it is paused
-//! with SIGSTOP, a collector too slow to answer (exports time out), then resumed (delivered
-//! again). The collector's log must show every metric of the catalog with its unit, data type
+//! heap stays flat), then the collector comes up (exports are delivered, gzipped), then it is
+//! paused with SIGSTOP, a collector too slow to answer (exports time out), then resumed
+//! (delivered again). Two more runs make the common mistakes against the real collector: its
+//! gRPC port, and the full URL given as the base URL; each error carries its hint. The collector's log must show every metric of the catalog with its unit, data type
 //! and attributes, and the size histogram as an `ExponentialHistogram` whose buckets are the
 //! workload's sizes and whose count equals `heapster.allocations` of the same export.
 //!
@@ -112,14 +113,12 @@ struct Lines {
     _example: Running,
 }
 
-/// Starts the `otlp` example, exporting every 300 ms to `port` on 127.0.0.1.
-fn start_example(port: u16) -> Lines {
+/// Starts the `otlp` example, exporting every 300 ms, gzipped, to `endpoint` (a base URL).
+fn start_example(endpoint: &str) -> Lines {
     let mut child = Command::new(example_binary("otlp"))
         .args(["--duration", "600"])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{port}"),
-        )
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
         .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
         .env("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
         .env("OTEL_SERVICE_NAME", "heapster-otlp-test")
@@ -130,9 +129,10 @@ fn start_example(port: u16) -> Lines {
         .expect("start the otlp example");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
+    let endpoint = endpoint.to_owned();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("otlp example on port {port}: {line}");
+            eprintln!("otlp example to {endpoint}: {line}");
             if tx.send(line).is_err() {
                 break;
             }
@@ -240,7 +240,7 @@ fn a_real_collector_receives_every_metric_and_native_histograms_and_outages_are_
     let (http, grpc) = (free_port(), free_port());
 
     // 1. The collector is down: the example starts anyway and reports failures.
-    let lines = start_example(http);
+    let lines = start_example(&format!("http://127.0.0.1:{http}"));
     let first = lines.wait_for("export failed");
     assert!(
         first.contains(&format!(
@@ -286,7 +286,7 @@ fn a_real_collector_receives_every_metric_and_native_histograms_and_outages_are_
     }
 
     // Pointed at the collector's gRPC port by mistake: the error says so.
-    let wrong_port = start_example(grpc);
+    let wrong_port = start_example(&format!("http://127.0.0.1:{grpc}"));
     let line = wrong_port.wait_for("export failed");
     assert!(
         line.contains(&format!(
@@ -296,6 +296,18 @@ fn a_real_collector_receives_every_metric_and_native_histograms_and_outages_are_
         "{line}"
     );
     drop(wrong_port);
+    // Given the full URL as the base URL: the collector's 404 comes with the hint.
+    let doubled = start_example(&format!("http://127.0.0.1:{http}/v1/metrics"));
+    let line = doubled.wait_for("export failed");
+    assert!(
+        line.contains(&format!(
+            "collector at http://127.0.0.1:{http}/v1/metrics/v1/metrics answered HTTP 404 Not \
+             Found"
+        )) && line
+            .contains("(the URL repeats /v1/metrics: OTEL_EXPORTER_OTLP_ENDPOINT is the base URL"),
+        "{line}"
+    );
+    drop(doubled);
 
     // 4. What the collector received.
     let log = rotel.log();
