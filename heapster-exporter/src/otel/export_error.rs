@@ -120,15 +120,23 @@ impl ExportError {
                 "this looks like an OTLP/gRPC port; heapster speaks OTLP/HTTP, usually port 4318"
                     .to_owned(),
             ),
-            Kind::Status { status, .. } if status.is_client_error() => {
-                self.doubled_path.map(|setting| {
-                    format!(
-                        "the URL repeats /v1/metrics: {setting} is the base URL (e.g. \
+            Kind::Status { status, .. } if status.is_client_error() => match self.doubled_path {
+                Some(setting) => Some(format!(
+                    "the URL repeats /v1/metrics: {setting} is the base URL (e.g. \
                          http://localhost:4318), to which /v1/metrics is appended; give the full \
                          URL in OTEL_EXPORTER_OTLP_METRICS_ENDPOINT instead"
+                )),
+                None if *status == StatusCode::NOT_FOUND
+                    && !self.endpoint.ends_with("/v1/metrics") =>
+                {
+                    Some(
+                        "OTLP/HTTP collectors take metrics at /v1/metrics, and a metrics \
+                             endpoint is used as is: include the path"
+                            .to_owned(),
                     )
-                })
-            }
+                }
+                None => None,
+            },
             _ => None,
         }
     }
@@ -243,6 +251,18 @@ mod tests {
                  (the URL repeats /v1/metrics: OTEL_EXPORTER_OTLP_ENDPOINT is the base URL"
             ),
             "{doubled}"
+        );
+        let root = Endpoint::parse("metrics endpoint", "http://127.0.0.1:4318").unwrap();
+        assert_eq!(
+            ExportError::new(&root, status(404)).to_string(),
+            "collector at http://127.0.0.1:4318/ answered HTTP 404 Not Found (no) (OTLP/HTTP \
+             collectors take metrics at /v1/metrics, and a metrics endpoint is used as is: \
+             include the path)"
+        );
+        assert!(
+            ExportError::new(&endpoint(None), status(404))
+                .hint()
+                .is_none()
         );
         let busy = ExportError::new(&endpoint(Some("x")), status(503)).with_attempts(3);
         assert_eq!(
