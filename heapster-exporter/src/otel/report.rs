@@ -1,7 +1,9 @@
 //! The exporter's log lines, through `tracing` like the OpenTelemetry SDK's own diagnostics
-//! (target: the crate's name, a `name` field for the event), and only on a change: when
+//! (target: the crate's name, the event named in its `name` too), and only on a change: when
 //! exports start failing and when they are delivered again, never once per export (and once
 //! at the start for an endpoint that repeats `/v1/metrics`).
+//!
+//! The message carries the error's whole chain; the fields are for filtering.
 //!
 //! The SDK's `otel_warn!` family is not used: those macros test `feature = "internal-logs"`
 //! in the crate that calls them, so they would need a feature of that name here, and they
@@ -13,10 +15,10 @@ use crate::error::Error;
 /// Exports to `endpoint` just started failing with `error`.
 pub(crate) fn failing(endpoint: &str, error: &Error) {
     tracing::warn!(
+        name: "OtlpExporter.ExportsFailing",
         target: env!("CARGO_PKG_NAME"),
         name = "OtlpExporter.ExportsFailing",
         endpoint,
-        error = %error.chain(),
         "OTLP exports are failing: {}; heapster keeps exporting at every interval and logs \
          again when an export is delivered",
         error.chain(),
@@ -26,6 +28,7 @@ pub(crate) fn failing(endpoint: &str, error: &Error) {
 /// Exports to `endpoint` are delivered again after `recovered`.
 pub(crate) fn recovered(endpoint: &str, recovered: &Recovered) {
     tracing::info!(
+        name: "OtlpExporter.ExportsRecovered",
         target: env!("CARGO_PKG_NAME"),
         name = "OtlpExporter.ExportsRecovered",
         endpoint,
@@ -39,9 +42,11 @@ pub(crate) fn recovered(endpoint: &str, recovered: &Recovered) {
 /// Every failure, for those who want them all (debug level).
 pub(crate) fn failed(error: &Error) {
     tracing::debug!(
+        name: "OtlpExporter.ExportFailed",
         target: env!("CARGO_PKG_NAME"),
         name = "OtlpExporter.ExportFailed",
-        error = %error.chain(),
+        "OTLP export failed: {}",
+        error.chain(),
     );
 }
 
@@ -49,6 +54,7 @@ pub(crate) fn failed(error: &Error) {
 /// again, as the specification says: almost always a mistake, said once, at the start.
 pub(crate) fn doubled_path(setting: &str, endpoint: &str) {
     tracing::warn!(
+        name: "OtlpExporter.DoubledPath",
         target: env!("CARGO_PKG_NAME"),
         name = "OtlpExporter.DoubledPath",
         endpoint,
