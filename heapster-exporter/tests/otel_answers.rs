@@ -281,6 +281,9 @@ fn a_clean_shutdown_is_ok_and_gzip_bodies_say_so() {
     let seen = collector.seen();
     assert_eq!(seen.len(), 2, "the flush and the final export");
     assert_eq!(seen[0].header("content-encoding"), Some("gzip"));
+    let plain = prost::Message::encoded_len(&seen[0].request());
+    println!("gzip: {} of {plain} bytes", seen[0].raw.len());
+    assert!(seen[0].raw.len() < plain, "compressed");
     let metrics = request_metrics(&seen[0].request());
     assert!(metrics.contains_key("heapster.allocation.size"));
     assert!(metrics.contains_key("heapster.allocations"));

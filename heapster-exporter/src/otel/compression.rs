@@ -9,8 +9,8 @@ pub enum Compression {
     /// Sent as is (the default).
     #[default]
     None,
-    /// gzip, with `Content-Encoding: gzip`: the protobuf of heapster's metrics shrinks to
-    /// about a fifth.
+    /// gzip, with `Content-Encoding: gzip`: a request of heapster's metrics alone shrinks to
+    /// about half (1.5 of 3.3 KB in `tests/otel_answers.rs`).
     Gzip,
 }
 

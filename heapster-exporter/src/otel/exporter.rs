@@ -34,9 +34,10 @@ use crate::sampler::Sample;
 /// `ExponentialHistogram`s at scale 0, in one OTLP/HTTP request with a protobuf body
 /// (`POST .../v1/metrics`, `Content-Type: application/x-protobuf`).
 ///
-/// Put it in your `SdkMeterProvider` instead of `opentelemetry-otlp`'s metric exporter
-/// (`with_periodic_exporter(exporter)`, or a `PeriodicReader` of your own). Plain HTTP only;
-/// see the [module docs](super) for why and for the alternatives.
+/// Put it in your `SdkMeterProvider` instead of `opentelemetry-otlp`'s metric exporter, in a
+/// `PeriodicReader` with its [`interval`](Self::interval) (`with_periodic_exporter(exporter)`
+/// works too, at the SDK's default of 60 s). Plain HTTP only; see the [module docs](super) for
+/// an example, for why, and for the alternatives.
 ///
 /// # When the collector struggles
 ///
