@@ -7,10 +7,11 @@
 //! ```
 //!
 //! The standard variables apply: `OTEL_EXPORTER_OTLP_ENDPOINT` (default
-//! `http://localhost:4318`), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`,
-//! `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, `OTEL_METRIC_EXPORT_INTERVAL` (ms,
-//! default 60000), `OTEL_SERVICE_NAME`. Prints `pushing to URL` once running, and a line on
-//! standard error whenever exports start failing or recover, with the live heap bytes.
+//! `http://localhost:4318`), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms),
+//! `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`,
+//! `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 5000), `OTEL_SERVICE_NAME`. Prints
+//! `pushing to URL every INTERVAL` once running, and on standard error a line per export with
+//! the exporter's status (why exports fail, since when) and the live heap bytes.
 //!
 //! The workload: per millisecond, 19 buffers of 100 bytes and 1 of 5000 bytes (a window of
 //! recent ones stays live) and a vector grown by `push` (reallocations).
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use heapster::Heapster;
 use heapster_exporter::opentelemetry::metrics::MeterProvider as _;
-use heapster_exporter::opentelemetry_sdk::metrics::SdkMeterProvider;
+use heapster_exporter::opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use heapster_exporter::otel::{OtelInstruments, OtlpExporterBuilder};
 
 #[global_allocator]
@@ -76,10 +77,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let heap = OtelInstruments::new(&GLOBAL);
     let exporter = OtlpExporterBuilder::new(&heap).from_env()?.build()?;
     let endpoint = exporter.endpoint();
+    let interval = exporter.interval();
     let status = exporter.status();
-    let provider = SdkMeterProvider::builder()
-        .with_periodic_exporter(exporter)
+    let reader = PeriodicReader::builder(exporter)
+        .with_interval(interval)
         .build();
+    let provider = SdkMeterProvider::builder().with_reader(reader).build();
     let _registration = heap.register(&provider.meter("heapster"));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -87,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || workload(&stop))
     };
-    println!("pushing to {endpoint}");
+    println!("pushing to {endpoint} every {interval:?}");
     std::io::stdout().flush()?;
 
     let started = Instant::now();
@@ -97,34 +100,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let now = (status.succeeded(), status.failed());
         if now != reported {
             let live = GLOBAL.stats().live_bytes();
-            match status.last_error() {
-                Some(error) if now.1 != reported.1 => {
-                    eprintln!(
-                        "export failed ({} in a row, {} delivered): {} [live_bytes={live}]",
-                        status.consecutive_failures(),
-                        now.0,
-                        chain(error.as_ref())
-                    );
-                }
-                _ => eprintln!("export delivered (#{}) [live_bytes={live}]", now.0),
-            }
+            let what = if now.1 != reported.1 {
+                "export failed"
+            } else {
+                "export delivered"
+            };
+            eprintln!("{what}: {status} [live_bytes={live}]");
             reported = now;
         }
     }
     stop.store(true, Ordering::Relaxed);
     let _ = worker.join();
-    // One last export of the final numbers.
-    provider.shutdown()?;
-    Ok(())
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
+    // One last export of the final numbers; if it fails, the error says why.
+    if let Err(error) = status.shutdown(&provider) {
+        eprintln!("final export failed: {}", error.chain());
     }
-    text
+    Ok(())
 }

@@ -2,9 +2,10 @@
 //! the blackhole exporter and its detailed debug log of every metric it receives.
 //!
 //! The example starts while the collector is down (its exports fail, it keeps running, its
-//! heap stays flat), then the collector comes up (exports are delivered), then it is paused
-//! with SIGSTOP, a collector too slow to answer (exports time out), then resumed (delivered
-//! again). The collector's log must show every metric of the catalog with its unit, data type
+//! heap stays flat), then the collector comes up (exports are delivered, gzipped), then it is
+//! paused with SIGSTOP, a collector too slow to answer (exports time out), then resumed
+//! (delivered again). Two more runs make the common mistakes against the real collector: its
+//! gRPC port, and the full URL given as the base URL; each error carries its hint. The collector's log must show every metric of the catalog with its unit, data type
 //! and attributes, and the size histogram as an `ExponentialHistogram` whose buckets are the
 //! workload's sizes and whose count equals `heapster.allocations` of the same export.
 //!
@@ -106,8 +107,42 @@ impl Rotel {
     }
 }
 
-/// The example's standard error, line by line.
-struct Lines(mpsc::Receiver<String>);
+/// The example's standard error, line by line (the example runs as long as this does).
+struct Lines {
+    lines: mpsc::Receiver<String>,
+    _example: Running,
+}
+
+/// Starts the `otlp` example, exporting every 300 ms, gzipped, to `endpoint` (a base URL).
+fn start_example(endpoint: &str) -> Lines {
+    let mut child = Command::new(example_binary("otlp"))
+        .args(["--duration", "600"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+        .env("OTEL_SERVICE_NAME", "heapster-otlp-test")
+        .env_remove("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the otlp example");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let endpoint = endpoint.to_owned();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("otlp example to {endpoint}: {line}");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Lines {
+        lines: rx,
+        _example: Running(child),
+    }
+}
 
 impl Lines {
     /// Waits for a line containing `needle`; returns it.
@@ -115,7 +150,7 @@ impl Lines {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.0.recv_timeout(left) {
+            match self.lines.recv_timeout(left) {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
                 Err(e) => panic!("no line with {needle:?} from the example: {e}"),
@@ -205,37 +240,14 @@ fn a_real_collector_receives_every_metric_and_native_histograms_and_outages_are_
     let (http, grpc) = (free_port(), free_port());
 
     // 1. The collector is down: the example starts anyway and reports failures.
-    let mut child = Command::new(example_binary("otlp"))
-        .args(["--duration", "600"])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{http}"),
-        )
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "300")
-        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
-        .env("OTEL_SERVICE_NAME", "heapster-otlp-test")
-        .env_remove("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the otlp example");
-    let stderr = child.stderr.take().unwrap();
-    let _example = Running(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("otlp example: {line}");
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let lines = Lines(rx);
+    let lines = start_example(&format!("http://127.0.0.1:{http}"));
     let first = lines.wait_for("export failed");
     assert!(
         first.contains(&format!(
-            "cannot export the metrics to http://127.0.0.1:{http}/v1/metrics"
-        )),
+            "export failed: collector at http://127.0.0.1:{http}/v1/metrics refused the \
+             connection (is the collector running and listening there? OTLP/HTTP is usually port \
+             4318): "
+        )) && first.contains(" (1 export failed since "),
         "{first}"
     );
     let mut failing = Vec::new();
@@ -255,7 +267,12 @@ fn a_real_collector_receives_every_metric_and_native_histograms_and_outages_are_
     // 3. The collector stops answering: exports time out; then it answers again.
     rotel.signal("STOP");
     let slow = lines.wait_for("export failed");
-    assert!(slow.contains("no answer within 1s"), "{slow}");
+    assert!(
+        slow.contains(&format!(
+            "collector at http://127.0.0.1:{http}/v1/metrics gave no answer within 1s"
+        )),
+        "{slow}"
+    );
     rotel.signal("CONT");
     lines.wait_for("export delivered");
     let deadline = Instant::now() + PATIENCE;
@@ -267,6 +284,30 @@ fn a_real_collector_receives_every_metric_and_native_histograms_and_outages_are_
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Pointed at the collector's gRPC port by mistake: the error says so.
+    let wrong_port = start_example(&format!("http://127.0.0.1:{grpc}"));
+    let line = wrong_port.wait_for("export failed");
+    assert!(
+        line.contains(&format!(
+            "collector at http://127.0.0.1:{grpc}/v1/metrics did not answer in HTTP/1.1 (this \
+             looks like an OTLP/gRPC port; heapster speaks OTLP/HTTP, usually port 4318)"
+        )),
+        "{line}"
+    );
+    drop(wrong_port);
+    // Given the full URL as the base URL: the collector's 404 comes with the hint.
+    let doubled = start_example(&format!("http://127.0.0.1:{http}/v1/metrics"));
+    let line = doubled.wait_for("export failed");
+    assert!(
+        line.contains(&format!(
+            "collector at http://127.0.0.1:{http}/v1/metrics/v1/metrics answered HTTP 404 Not \
+             Found"
+        )) && line
+            .contains("(the URL repeats /v1/metrics: OTEL_EXPORTER_OTLP_ENDPOINT is the base URL"),
+        "{line}"
+    );
+    drop(doubled);
 
     // 4. What the collector received.
     let log = rotel.log();

@@ -42,28 +42,16 @@ pub enum Error {
     #[cfg(feature = "protobuf")]
     #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
     ProtobufNotServed,
-    /// An OTLP export was not delivered: no connection, an I/O or HTTP error, no answer within
-    /// the timeout, the previous export still unfinished, or the exporter shut down.
+    /// An OTLP export was not delivered, or only in part: its
+    /// [`ExportError`](crate::otel::ExportError) says what the collector did and, where the
+    /// mistake is a common one, how to fix it.
     #[cfg(feature = "otel")]
     #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
-    Export {
-        /// The URL the metrics were posted to.
-        endpoint: String,
-        /// What went wrong.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// The OTLP collector answered with an error status, or accepted the request but rejected
-    /// some data points.
+    Export(crate::otel::ExportError),
+    /// The meter provider did not shut down cleanly, for a reason other than a failed export.
     #[cfg(feature = "otel")]
     #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
-    Rejected {
-        /// The URL the metrics were posted to.
-        endpoint: String,
-        /// The HTTP status (200 for a partial success).
-        status: u16,
-        /// The collector's message, shortened.
-        message: String,
-    },
+    Shutdown(opentelemetry_sdk::error::OTelSdkError),
 }
 
 impl Error {
@@ -115,16 +103,9 @@ impl fmt::Display for Error {
                  a registry of yours is served in the text formats",
             ),
             #[cfg(feature = "otel")]
-            Self::Export { endpoint, .. } => write!(f, "cannot export the metrics to {endpoint}"),
+            Self::Export(e) => e.fmt(f),
             #[cfg(feature = "otel")]
-            Self::Rejected {
-                endpoint,
-                status,
-                message,
-            } => write!(
-                f,
-                "{endpoint} rejected the metrics (HTTP {status}): {message}"
-            ),
+            Self::Shutdown(_) => f.write_str("the meter provider did not shut down cleanly"),
         }
     }
 }
@@ -139,10 +120,11 @@ impl std::error::Error for Error {
             Self::Encode(source) => Some(source),
             #[cfg(feature = "protobuf")]
             Self::ProtobufNotServed => None,
+            // The export error's own source: its message is this one's.
             #[cfg(feature = "otel")]
-            Self::Export { source, .. } => Some(source.as_ref()),
+            Self::Export(e) => e.source(),
             #[cfg(feature = "otel")]
-            Self::Rejected { .. } => None,
+            Self::Shutdown(source) => Some(source),
         }
     }
 }

@@ -2,30 +2,50 @@
 //! and [`OtlpExporter`], which carries the size histograms as native OTLP exponential
 //! histograms.
 //!
+//! Use the OpenTelemetry crates that heapster-exporter re-exports
+//! ([`crate::opentelemetry`], [`crate::opentelemetry_sdk`]):
+//! another version of the SDK in your `Cargo.toml` has traits of the same name that do not
+//! match.
+//!
 //! ```
 //! use heapster::Heapster;
+//! use heapster_exporter::opentelemetry::metrics::MeterProvider as _;
+//! use heapster_exporter::opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 //! use heapster_exporter::otel::{OtelInstruments, OtlpExporterBuilder};
-//! use opentelemetry::metrics::MeterProvider as _;
-//! use opentelemetry_sdk::metrics::SdkMeterProvider;
 //! use std::alloc::System;
 //!
 //! #[global_allocator]
 //! static GLOBAL: Heapster<System> = Heapster::new(System);
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let heap = OtelInstruments::new(&GLOBAL);
-//! // OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318), timeout, headers...
-//! let exporter = OtlpExporterBuilder::new(&heap).from_env()?.build()?;
-//! let provider = SdkMeterProvider::builder()
-//!     .with_periodic_exporter(exporter)
-//!     .build();
-//! let _registration = heap.register(&provider.meter("heapster"));
-//! // ... every 60 s (OTEL_METRIC_EXPORT_INTERVAL) the provider pushes your metrics and
-//! // heapster's, histograms included, in one OTLP request.
-//! # drop(provider);
-//! # Ok(())
-//! # }
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let heap = OtelInstruments::new(&GLOBAL);
+//!     // OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318), OTEL_METRIC_EXPORT_INTERVAL...
+//!     let exporter = OtlpExporterBuilder::new(&heap).from_env()?.build()?;
+//!     let interval = exporter.interval(); // 5 s unless OTEL_METRIC_EXPORT_INTERVAL is set
+//!     let status = exporter.status(); // how the exports go; prints as one line
+//!     let reader = PeriodicReader::builder(exporter).with_interval(interval).build();
+//!     let provider = SdkMeterProvider::builder().with_reader(reader).build();
+//!     let _registration = heap.register(&provider.meter("heapster"));
+//!
+//!     // ... your program: every interval, your metrics and heapster's, histograms
+//!     // included, go in one OTLP request.
+//!
+//!     // At exit: the final export; the error says why it failed.
+//!     if let Err(error) = status.shutdown(&provider) {
+//!         eprintln!("metrics: {error}");
+//!     }
+//!     Ok(())
+//! }
 //! ```
+//!
+//! # When exports fail
+//!
+//! A failed export is logged through `tracing`, as the SDK logs its own diagnostics (target
+//! `heapster-exporter`): one warning when exports start failing, with the causes and a hint
+//! for the common mistakes (the gRPC port 4317 instead of 4318, a base endpoint that already
+//! ends in `/v1/metrics`, nobody listening), and one line when they are delivered again.
+//! [`ExportStatus`] has the counts and the latest [`ExportError`]. Overloaded collectors (429,
+//! 502, 503, 504) are retried within the export timeout, honouring `Retry-After`.
 //!
 //! # How the histograms travel, and why
 //!
@@ -80,15 +100,21 @@
 
 mod builder;
 mod collection;
+mod compression;
 mod endpoint;
 mod env;
+mod export_error;
 mod exporter;
 mod histogram;
 mod instruments;
+mod report;
+mod retry;
 mod status;
 mod transport;
 
 pub use self::builder::OtlpExporterBuilder;
+pub use self::compression::Compression;
+pub use self::export_error::ExportError;
 pub use self::exporter::OtlpExporter;
 pub use self::instruments::{OtelInstruments, Registration};
 pub use self::status::ExportStatus;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use http::header::{HeaderName, HeaderValue};
 use opentelemetry_sdk::metrics::Temporality;
 
+use super::compression::Compression;
 use super::endpoint::{Endpoint, Target};
 use super::exporter::OtlpExporter;
 use super::instruments::OtelInstruments;
@@ -20,6 +21,8 @@ pub struct OtlpExporterBuilder {
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
     pub(super) timeout: Duration,
     pub(super) temporality: Temporality,
+    pub(super) compression: Compression,
+    pub(super) interval: Duration,
 }
 
 impl OtlpExporterBuilder {
@@ -32,6 +35,8 @@ impl OtlpExporterBuilder {
             headers: Vec::new(),
             timeout: Self::DEFAULT_TIMEOUT,
             temporality: Temporality::Cumulative,
+            compression: Compression::None,
+            interval: Self::DEFAULT_INTERVAL,
         }
     }
 
@@ -39,6 +44,9 @@ impl OtlpExporterBuilder {
     pub const DEFAULT_ENDPOINT: &'static str = "http://localhost:4318";
     /// How long an export may wait for the collector: 10 s, OpenTelemetry's default.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How often to export, unless set: 5 s, so that a new setup shows data at once (the
+    /// SDK's own default is 60 s). See [`OtlpExporter::interval`].
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
     /// The longest timeout accepted: 10 minutes.
     pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -89,6 +97,25 @@ impl OtlpExporterBuilder {
         self
     }
 
+    /// Sets how the request bodies are compressed (default none).
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets the export interval that [`OtlpExporter::interval`] returns, for the periodic
+    /// reader (default [`DEFAULT_INTERVAL`](Self::DEFAULT_INTERVAL)).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for zero.
+    pub fn with_interval(mut self, interval: Duration) -> Result<Self, Error> {
+        if interval.is_zero() {
+            return Err(Error::invalid("interval", "zero"));
+        }
+        self.interval = interval;
+        Ok(self)
+    }
+
     /// Starts the exporter's thread (`heapster-otlp`) and returns the exporter.
     ///
     /// # Errors
@@ -98,12 +125,16 @@ impl OtlpExporterBuilder {
             Some(endpoint) => endpoint,
             None => Endpoint::parse_base("endpoint", Self::DEFAULT_ENDPOINT)?,
         };
+        if let Some(setting) = endpoint.doubled_path {
+            super::report::doubled_path(setting, &endpoint.to_string());
+        }
         let target = Target {
             endpoint,
             headers: self.headers,
             timeout: self.timeout,
+            compression: self.compression,
         };
-        OtlpExporter::new(self.instruments, target, self.temporality)
+        OtlpExporter::new(self.instruments, target, self.temporality, self.interval)
     }
 
     pub(super) fn set_header(

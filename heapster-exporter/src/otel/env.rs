@@ -6,6 +6,7 @@ use std::time::Duration;
 use opentelemetry_sdk::metrics::Temporality;
 
 use super::builder::{OtlpExporterBuilder, check_timeout};
+use super::compression::Compression;
 use super::endpoint::Endpoint;
 use crate::error::Error;
 
@@ -15,8 +16,12 @@ impl OtlpExporterBuilder {
     /// (`/v1/metrics` appended), `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS` (`key=value,...`,
     /// values percent-decoded), `OTEL_EXPORTER_OTLP_[METRICS_]TIMEOUT` (milliseconds),
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (`cumulative`, `delta`,
-    /// `lowmemory`) and `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL`, which must be
-    /// `http/protobuf` if set. Unset variables leave the builder as it was.
+    /// `lowmemory`), `OTEL_EXPORTER_OTLP_[METRICS_]COMPRESSION` (`gzip`, `none`),
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds) and `OTEL_EXPORTER_OTLP_[METRICS_]PROTOCOL`,
+    /// which must be `http/protobuf` if set. Unset variables leave the builder as it was.
+    ///
+    /// A base endpoint that already ends in `/v1/metrics` gets `/v1/metrics` appended all the
+    /// same, as the specification says; the collector's 404 then comes with a hint.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] naming the variable whose value is not usable.
@@ -66,11 +71,20 @@ impl OtlpExporterBuilder {
             "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
             "OTEL_EXPORTER_OTLP_TIMEOUT",
         ) {
-            let ms: u64 = ms
-                .trim()
-                .parse()
-                .map_err(|e| Error::invalid(name, format!("{ms:?}: {e}")))?;
-            self.timeout = check_timeout(name, Duration::from_millis(ms))?;
+            self.timeout = check_timeout(name, milliseconds(name, &ms)?)?;
+        }
+        if let Some(ms) = var("OTEL_METRIC_EXPORT_INTERVAL") {
+            let interval = milliseconds("OTEL_METRIC_EXPORT_INTERVAL", &ms)?;
+            self = self.with_interval(interval).map_err(|_| {
+                Error::invalid("OTEL_METRIC_EXPORT_INTERVAL", "zero is no interval")
+            })?;
+        }
+        if let Some((name, value)) = either(
+            "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+        ) {
+            self.compression = Compression::parse(&value)
+                .ok_or_else(|| Error::invalid(name, format!("{value:?} is not gzip or none")))?;
         }
         if let Some(preference) = var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
             self.temporality = match preference.trim().to_ascii_lowercase().as_str() {
@@ -87,6 +101,22 @@ impl OtlpExporterBuilder {
         }
         Ok(self)
     }
+}
+
+/// A duration in milliseconds, as the specification has them; a value with a unit gets an
+/// error that says so.
+fn milliseconds(name: &'static str, value: &str) -> Result<Duration, Error> {
+    let value = value.trim();
+    value.parse().map(Duration::from_millis).map_err(|e| {
+        let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let reason = match digits.trim().parse::<u64>() {
+            Ok(_) if digits.len() < value.len() => format!(
+                "{value:?}: the value is in milliseconds, without a unit (e.g. 10000 for 10 s)"
+            ),
+            _ => format!("{value:?}: not a number of milliseconds ({e})"),
+        };
+        Error::invalid(name, reason)
+    })
 }
 
 fn percent_decode(s: &str) -> String {
@@ -181,6 +211,11 @@ mod tests {
             ),
             (&[("OTEL_EXPORTER_OTLP_TIMEOUT", "0")][..], "outside"),
             (
+                &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")][..],
+                "invalid OTEL_EXPORTER_OTLP_COMPRESSION: \"zstd\" is not gzip or none",
+            ),
+            (&[("OTEL_METRIC_EXPORT_INTERVAL", "0")][..], "zero"),
+            (
                 &[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")][..],
                 "key=value",
             ),
@@ -193,6 +228,67 @@ mod tests {
             assert!(error.contains(expected), "{vars:?}: {error:?}");
         }
         assert!(builder().with_header("bad name", "v").is_err());
+        assert!(builder().with_interval(Duration::ZERO).is_err());
         assert!(builder().with_timeout(Duration::from_secs(3600)).is_err());
+    }
+
+    #[test]
+    fn common_mistakes_get_errors_that_say_how_to_fix_them() {
+        let error = |vars: &[(&str, &str)]| from(vars).err().unwrap().to_string();
+        assert_eq!(
+            error(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")]),
+            "invalid OTEL_EXPORTER_OTLP_TIMEOUT: \"10s\": the value is in milliseconds, without \
+             a unit (e.g. 10000 for 10 s)"
+        );
+        assert_eq!(
+            error(&[("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "soon")]),
+            "invalid OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: \"soon\": not a number of milliseconds \
+             (invalid digit found in string)"
+        );
+        assert_eq!(
+            error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")]),
+            "invalid OTEL_EXPORTER_OTLP_ENDPOINT: \"localhost:4318\": no scheme; add http:// in \
+             front (http://localhost:4318)"
+        );
+        assert_eq!(
+            error(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "collector")]),
+            "invalid OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: \"collector\": no scheme; add http:// \
+             in front (http://collector)"
+        );
+    }
+
+    #[test]
+    fn a_base_endpoint_ending_in_the_metrics_path_is_remembered_for_the_hint() {
+        let b = from(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/v1/metrics/")]).unwrap();
+        let endpoint = b.endpoint.unwrap();
+        assert_eq!(endpoint.to_string(), "http://c:4318/v1/metrics/v1/metrics");
+        assert_eq!(endpoint.doubled_path, Some("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        let b = from(&[(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "http://c:4318/v1/metrics",
+        )]);
+        let endpoint = b.unwrap().endpoint.unwrap();
+        assert_eq!(endpoint.to_string(), "http://c:4318/v1/metrics");
+        assert_eq!(endpoint.doubled_path, None, "used as is");
+        let b = from(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).unwrap();
+        assert_eq!(b.endpoint.unwrap().doubled_path, None);
+    }
+
+    #[test]
+    fn compression_and_interval_come_from_the_environment() {
+        let b = from(&[]).unwrap();
+        assert_eq!(
+            (b.compression, b.interval),
+            (Compression::None, OtlpExporterBuilder::DEFAULT_INTERVAL)
+        );
+        let b = from(&[
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (b.compression, b.interval),
+            (Compression::Gzip, Duration::from_millis(1500))
+        );
     }
 }

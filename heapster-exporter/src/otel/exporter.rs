@@ -19,8 +19,10 @@ use prost::Message;
 use super::builder::OtlpExporterBuilder;
 use super::collection;
 use super::endpoint::Target;
+use super::export_error::{ExportError, Kind};
 use super::histogram;
 use super::instruments::OtelInstruments;
+use super::report;
 use super::status::ExportStatus;
 use super::transport::Transport;
 use crate::catalog::{Instrument, METRICS};
@@ -32,19 +34,32 @@ use crate::sampler::Sample;
 /// `ExponentialHistogram`s at scale 0, in one OTLP/HTTP request with a protobuf body
 /// (`POST .../v1/metrics`, `Content-Type: application/x-protobuf`).
 ///
-/// Put it in your `SdkMeterProvider` instead of `opentelemetry-otlp`'s metric exporter
-/// (`with_periodic_exporter(exporter)`, or a `PeriodicReader` of your own). Plain HTTP only;
-/// see the [module docs](super) for why and for the alternatives.
+/// Put it in your `SdkMeterProvider` instead of `opentelemetry-otlp`'s metric exporter, in a
+/// `PeriodicReader` with its [`interval`](Self::interval) (`with_periodic_exporter(exporter)`
+/// works too, at the SDK's default of 60 s). Plain HTTP only; see the [module docs](super) for
+/// an example, for why, and for the alternatives.
 ///
-/// A failed export (collector down, slow, or answering an error) is returned to the SDK, which
-/// logs it, and counted in [`status`](Self::status); nothing is queued or retried, and the
-/// next export carries the cumulative totals (or, with delta temporality, heapster's
-/// histograms since the last success). An export that finds the previous one still waiting
-/// for its answer fails at once, so a slow collector never builds up memory.
+/// # When the collector struggles
+///
+/// As the OTLP specification asks, an answer of 429, 502, 503 or 504 is retried after the
+/// collector's `Retry-After` (seconds or a date) or an exponential backoff with jitter (0.5 s,
+/// 1 s, 2 s ... up to 8 s), every attempt within the export timeout; other errors are not
+/// retried. A partial success (some data points rejected) counts as a failure and says how
+/// many. A failed export is returned to the SDK, counted in [`status`](Self::status), and
+/// logged through `tracing` (target `heapster-exporter`, where a subscriber shows the SDK's
+/// own diagnostics): one warning when exports start failing, with the causes and a hint
+/// where the mistake is a common one, and one line when they are delivered again, not one
+/// per export (each failure is also logged at debug level).
+///
+/// Nothing is queued: the next export carries the cumulative totals (or, with delta
+/// temporality, heapster's histograms since the last success). An export that finds the
+/// previous one still waiting for its answer fails at once, so a collector that is down or
+/// slow for minutes never builds up memory.
 pub struct OtlpExporter {
     instruments: OtelInstruments,
     target: Target,
     temporality: Temporality,
+    interval: Duration,
     transport: Transport,
     status: ExportStatus,
     /// Delta temporality: the histograms of the latest successful export and its time.
@@ -62,13 +77,15 @@ impl OtlpExporter {
         instruments: OtelInstruments,
         target: Target,
         temporality: Temporality,
+        interval: Duration,
     ) -> Result<Self, Error> {
         Ok(Self {
+            status: ExportStatus::new(target.endpoint.to_string()),
             instruments,
             target,
             temporality,
+            interval,
             transport: Transport::start()?,
-            status: ExportStatus::default(),
             baseline: Mutex::new(None),
         })
     }
@@ -76,6 +93,14 @@ impl OtlpExporter {
     /// Where the metrics are posted.
     pub fn endpoint(&self) -> String {
         self.target.endpoint.to_string()
+    }
+
+    /// How often the periodic reader should export: `OTEL_METRIC_EXPORT_INTERVAL` when
+    /// [`from_env`](OtlpExporterBuilder::from_env) found it, else
+    /// [`with_interval`](OtlpExporterBuilder::with_interval)'s, else 5 s. Give it to
+    /// `PeriodicReader::builder(exporter).with_interval(..)`: the SDK's own default is 60 s.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 
     /// How the exports went so far; keep a clone to watch an exporter the provider owns.
@@ -157,12 +182,10 @@ impl OtlpExporter {
         self.temporality == Temporality::Delta
     }
 
-    async fn send(&self, metrics: &ResourceMetrics) -> Result<(), Error> {
+    async fn send(&self, metrics: &ResourceMetrics) -> Result<(), ExportError> {
+        let endpoint = &self.target.endpoint;
         if self.transport.is_shut_down() {
-            return Err(Error::Export {
-                endpoint: self.endpoint(),
-                source: "the exporter is shut down".into(),
-            });
+            return Err(ExportError::new(endpoint, Kind::ShutDown));
         }
         let (request, sample, now) = self.prepare(metrics);
         let response = self
@@ -179,14 +202,11 @@ impl OtlpExporter {
                 .partial_success
                 .filter(|p| p.rejected_data_points > 0)
             {
-                return Err(Error::Rejected {
-                    endpoint: self.endpoint(),
-                    status: 200,
-                    message: format!(
-                        "{} data points rejected: {}",
-                        partial.rejected_data_points, partial.error_message
-                    ),
-                });
+                let kind = Kind::Partial {
+                    rejected: partial.rejected_data_points,
+                    message: partial.error_message,
+                };
+                return Err(ExportError::new(endpoint, kind));
             }
         }
         Ok(())
@@ -197,12 +217,19 @@ impl PushMetricExporter for OtlpExporter {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         match self.send(metrics).await {
             Ok(()) => {
-                self.status.success();
+                if let Some(recovered) = self.status.success() {
+                    report::recovered(&self.endpoint(), &recovered);
+                }
                 Ok(())
             }
             Err(error) => {
+                let error = Error::Export(error);
                 let message = error.chain();
-                self.status.failure(Arc::new(error));
+                report::failed(&error);
+                let error = Arc::new(error);
+                if self.status.failure(Arc::clone(&error)) {
+                    report::failing(&self.endpoint(), &error);
+                }
                 Err(OTelSdkError::InternalFailure(message))
             }
         }
@@ -230,6 +257,8 @@ impl std::fmt::Debug for OtlpExporter {
             .field("endpoint", &self.target.endpoint.uri)
             .field("timeout", &self.target.timeout)
             .field("temporality", &self.temporality)
+            .field("compression", &self.target.compression)
+            .field("interval", &self.interval)
             .field("status", &self.status)
             .finish_non_exhaustive()
     }

@@ -7,6 +7,8 @@
     reason = "each test binary uses part of this module"
 )]
 
+pub mod collector;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
