@@ -1,3 +1,4 @@
+use super::accept::{quality, unquote};
 use super::*;
 
 fn answer(accept: &str) -> &'static str {
