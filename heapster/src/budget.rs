@@ -140,15 +140,9 @@ impl Budget {
     ///
     /// # fn main() {
     /// let budget = Budget::new().max_allocations(1).max_live_bytes(0);
-    /// let len = block_on(budget.run_future(&GLOBAL, handler(512)));
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let len = runtime.block_on(budget.run_future(&GLOBAL, handler(512)));
     /// assert_eq!(len, 512);
-    /// # }
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
-    /// #     }
     /// # }
     /// ```
     ///
@@ -309,14 +303,7 @@ macro_rules! assert_max_allocations {
 ///     let item = assert_allocations_async!(GLOBAL, 1, fetch(7));
 ///     assert_eq!(item, "item-7");
 /// }
-/// # fn main() { block_on(check()) }
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let mut f = std::pin::pin!(f);
-/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-/// #     loop {
-/// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
-/// #     }
-/// # }
+/// # fn main() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(check()) }
 /// ```
 #[macro_export]
 macro_rules! assert_allocations_async {
@@ -338,17 +325,10 @@ macro_rules! assert_allocations_async {
 /// #[global_allocator]
 /// static GLOBAL: Heapster<System> = Heapster::new(System);
 ///
-/// # fn main() { block_on(async {
+/// # fn main() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let n = assert_max_allocations_async!(GLOBAL, 2, async { vec![1u8; 3].len() });
 /// assert_eq!(n, 3);
 /// # }) }
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let mut f = std::pin::pin!(f);
-/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-/// #     loop {
-/// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
-/// #     }
-/// # }
 /// ```
 #[macro_export]
 macro_rules! assert_max_allocations_async {
