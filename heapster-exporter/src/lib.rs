@@ -137,23 +137,21 @@ pub use crate::builder::HeapsterExporterBuilder;
 pub use crate::builder::{ExporterBuilder, ExporterParts};
 pub use crate::config::Config;
 pub use crate::error::Error;
-#[cfg(feature = "prometheus")]
-#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-pub use crate::exposition::{Format, Renderer};
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use crate::handle::ExporterHandle;
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub use crate::http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_with_limits};
-#[cfg(feature = "prometheus")]
-#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-pub use crate::negotiation::{Escaping, Negotiated};
-#[cfg(feature = "prometheus")]
-#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-pub use crate::prometheus::PrometheusCollector;
 pub use crate::sampler::{Sample, Sampler};
 pub use crate::source::Source;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub use crate::{
+    exposition::{Format, Renderer},
+    negotiation::{Escaping, Negotiated},
+    prometheus::PrometheusCollector,
+};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use crate::{
+    handle::ExporterHandle,
+    http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_with_limits},
+};
 
 /// Re-exported so that users name the same versions.
 #[cfg(feature = "otel")]
