@@ -272,35 +272,37 @@ fn bucket_boundaries_through_the_allocator() {
 #[test]
 fn huge_sizes_and_byte_drains_stay_exact() {
     let h = heap();
-    // 2 GiB is the largest packed size: 64 of them push one word past its byte threshold.
-    let size = 1usize << 31;
-    let ptrs: std::vec::Vec<_> = (0..100).map(|_| alloc(&h, size)).collect();
-    let huge = (1usize << 40) + 3;
-    let big = alloc(&h, huge);
+    // 1 MiB is the largest packed size: a word drains once it holds 512 MiB, so 600 of them
+    // drain one word; 2 GiB and 1 TiB are counted in the wide totals directly.
+    let size = 1usize << 20;
+    let ptrs: std::vec::Vec<_> = (0..600).map(|_| alloc(&h, size)).collect();
+    let (two_gib, huge) = (1usize << 31, (1usize << 40) + 3);
+    let (p2, big) = (alloc(&h, two_gib), alloc(&h, huge));
     let s = h.stats();
-    assert_eq!(s.allocations, 101);
-    assert_eq!(s.allocated_bytes, 100 * size as u64 + huge as u64);
-    assert_eq!(s.allocation_sizes.bucket(31), 100);
+    assert_eq!(s.allocations, 602);
+    let total = 600 * size as u64 + two_gib as u64 + huge as u64;
+    assert_eq!(s.allocated_bytes, total);
+    assert_eq!(s.allocation_sizes.bucket(20), 600);
+    assert_eq!(s.allocation_sizes.bucket(31), 1);
     assert_eq!(s.allocation_sizes.bucket(41), 1);
-    assert_eq!(s.live_bytes(), s.allocated_bytes);
-    assert!(s.peak_bytes >= s.allocated_bytes);
+    assert_eq!(s.live_bytes(), total);
+    assert!(s.peak_bytes >= total);
     for p in ptrs {
         dealloc(&h, p, size);
     }
+    dealloc(&h, p2, two_gib);
     dealloc(&h, big, huge);
     let s = h.stats();
-    assert_eq!(
-        (s.deallocations, s.deallocated_bytes),
-        (101, s.allocated_bytes)
-    );
+    assert_eq!((s.deallocations, s.deallocated_bytes), (602, total));
     assert_eq!(s.live_bytes(), 0);
 }
 
 #[test]
 fn count_drains_stay_exact() {
     let h = heap();
-    // 2^23 calls of one size push a word past its count threshold; do a bit more, on two sizes.
-    let n = (1u64 << 23) + 1000;
+    // Unit tests drain a word once its count reaches 2^8 (`word::TRIGGER`), checked at least
+    // every 1024 calls of 8 bytes: 200 000 calls of two sizes drain each word hundreds of times.
+    let n = 200_000u64;
     for i in 0..n {
         let size = if i % 2 == 0 { 8 } else { 9 };
         let p = alloc(&h, size);
@@ -530,7 +532,7 @@ mod thread_owned {
     #[test]
     fn drains_stay_exact() {
         let h = owned();
-        let n = (1u64 << 23) + 10;
+        let n = 200_000u64;
         for _ in 0..n {
             let p = alloc(&h, 24);
             dealloc(&h, p, 24);
