@@ -42,7 +42,8 @@ pub(crate) use self::peak::PUBLISH_BYTES;
 use self::gate::Gate;
 use self::guard::Guard;
 use self::peak::Peak;
-use self::shard::{SHARDS, Shard};
+use self::shard::SHARDS;
+pub(crate) use self::shard::Shard;
 use self::wide::Wide;
 use crate::bucket::bucket_index;
 use crate::rules::{Call, Direction, Misc, Sink, Table};
@@ -74,15 +75,41 @@ struct Recorder<'a> {
     shard: &'a Shard,
     /// The calling thread owns the shard: it is its only writer.
     owned: bool,
+    /// Leave the out-of-line work for the caller (in `crossing`) instead of doing it at once.
+    defer: bool,
+    crossing: Option<Crossing<'a>>,
 }
 
-impl Recorder<'_> {
+/// A call that takes the out-of-line path: the work it left (see [`Counters::finish`]).
+pub(crate) struct Crossing<'a> {
+    pub(crate) shard: &'a Shard,
+    t: Table,
+    k: usize,
+    pub(crate) old: u64,
+    size: usize,
+}
+
+impl<'a> Recorder<'a> {
     /// Adds one call of `size` bytes to `word` (bucket `k` of table `t`).
     #[inline(always)]
-    fn add_to(&self, word: &AtomicU64, t: Table, k: usize, size: usize) {
+    fn add_to(&mut self, word: &AtomicU64, t: Table, k: usize, size: usize) {
         let old = bump(word, word::delta(size), self.owned);
         if word::crossed(old, size) {
-            self.counters.crossed(self.shard, t, k, old, size);
+            if self.defer {
+                let shard = self.shard;
+                let crossing = Crossing {
+                    shard,
+                    t,
+                    k,
+                    old,
+                    size,
+                };
+                if let Some(earlier) = self.crossing.replace(crossing) {
+                    self.counters.finish(earlier);
+                }
+            } else {
+                self.counters.crossed(self.shard, t, k, old, size);
+            }
         }
     }
 }
@@ -90,19 +117,17 @@ impl Recorder<'_> {
 impl Sink for Recorder<'_> {
     #[inline(always)]
     fn add(&mut self, table: Table, size: usize) {
-        self.add_to(self.shard.word(table, size), table, word::index(size), size);
+        let k = word::index(size);
+        let w = self.shard.word(table, size);
+        self.add_to(w, table, k, size);
     }
 
     #[inline(always)]
     fn moved(&mut self, direction: Direction, copied: usize) {
         let k = direction.index();
         if copied <= word::PACKED_MAX {
-            self.add_to(
-                &self.shard.words[Table::Moved.index()][k],
-                Table::Moved,
-                k,
-                copied,
-            );
+            let w = &self.shard.words[Table::Moved.index()][k];
+            self.add_to(w, Table::Moved, k, copied);
         } else {
             let wide = &self.counters.wide;
             wide.add_one(self.shard, Table::Moved, k, size_u64(copied));
@@ -147,18 +172,46 @@ impl Counters {
     /// the shared shard its stack address picks.
     #[inline(always)]
     pub(crate) fn record(&self, call: Call) {
+        self.record_into(call, false);
+    }
+
+    /// Records one call, but leaves its out-of-line work, if any, to the caller
+    /// ([`finish`](Self::finish)), so that the caller can do it after a tail call.
+    #[inline(always)]
+    pub(crate) fn record_deferred(&self, call: Call) -> Option<Crossing<'_>> {
+        self.record_into(call, true)
+    }
+
+    #[inline(always)]
+    fn record_into(&self, call: Call, defer: bool) -> Option<Crossing<'_>> {
         #[cfg(feature = "thread-owned")]
-        if let Some(shard) = self.owned.current() {
-            return call.record(&mut Recorder {
-                counters: self,
-                shard,
-                owned: true,
-            });
-        }
-        call.record(&mut Recorder {
+        let (shard, owned) = match self.owned.current() {
+            Some(block) => (block, true),
+            None => (&self.shards[shard::of_stack()], false),
+        };
+        #[cfg(not(feature = "thread-owned"))]
+        let (shard, owned) = (&self.shards[shard::of_stack()], false);
+        let mut recorder = Recorder {
             counters: self,
-            shard: &self.shards[shard::of_stack()],
-            owned: false,
+            shard,
+            owned,
+            defer,
+            crossing: None,
+        };
+        call.record(&mut recorder);
+        recorder.crossing
+    }
+
+    /// The out-of-line work of a `dealloc` of `size` bytes that left a crossing on `shard`, its
+    /// word holding `old` before the call.
+    #[inline(always)]
+    pub(crate) fn finish_dealloc(&self, shard: &Shard, old: u64, size: usize) {
+        self.finish(Crossing {
+            shard,
+            t: Table::Dealloc,
+            k: word::index(size),
+            old,
+            size,
         });
     }
 
@@ -166,6 +219,11 @@ impl Counters {
     /// multiple of `word::STEP` bytes (it held `old` before the call): counts a size above the
     /// packed range in the wide totals, tells the shard's live-bytes hint about the steps passed,
     /// and drains a word that is near full.
+    #[inline(always)]
+    pub(crate) fn finish(&self, c: Crossing<'_>) {
+        self.crossed(c.shard, c.t, c.k, c.old, c.size);
+    }
+
     #[cold]
     #[inline(never)]
     fn crossed(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {

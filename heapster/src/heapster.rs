@@ -5,7 +5,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 
-use crate::counters::{Counters, Mark};
+use crate::counters::{Counters, Mark, Shard};
 use crate::rules::Call;
 #[cfg(feature = "scoped")]
 use crate::scope::{self, Frame, Measured};
@@ -218,6 +218,23 @@ impl<A> Heapster<A> {
         scope::record(self.id(), call);
     }
 
+    /// The rest of a `dealloc` whose word passed a step (`Counters::finish`): the out-of-line
+    /// counting work, then the inner call. (`ptr` and `layout` come first, in the registers
+    /// `dealloc` received them in.)
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::dealloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_crossed(ptr: *mut u8, layout: Layout, this: &Self, shard: &Shard, old: u64)
+    where
+        A: GlobalAlloc,
+    {
+        this.counters.finish_dealloc(shard, old, layout.size());
+        // SAFETY: the caller's `dealloc` contract, passed on unchanged.
+        unsafe { this.inner.dealloc(ptr, layout) };
+    }
+
     /// Counts a failed `alloc` or `alloc_zeroed` (out of line: failures are rare).
     #[cold]
     #[inline(never)]
@@ -370,10 +387,19 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // `dealloc` cannot fail: counting first lets the inner call be the last thing done.
-        self.record(Call::Dealloc {
+        // `dealloc` cannot fail: counting first lets the inner call be the last thing done, also
+        // on the out-of-line path, so that neither needs a stack frame.
+        let call = Call::Dealloc {
             size: layout.size(),
-        });
+        };
+        #[cfg(feature = "scoped")]
+        scope::record(self.id(), call);
+        if let Some(crossing) = self.counters.record_deferred(call) {
+            // SAFETY: forwarded contract, see below.
+            return unsafe {
+                Self::dealloc_crossed(ptr, layout, self, crossing.shard, crossing.old)
+            };
+        }
         // SAFETY:
         // - the caller guarantees `ptr` was allocated by this allocator, i.e. by the inner one
         //   (every pointer we hand out is the inner allocator's), with this same `layout`;
