@@ -80,6 +80,15 @@ struct Recorder<'a> {
     crossing: Option<Crossing<'a>>,
 }
 
+/// What a deferred record left for its caller to do.
+pub(crate) enum Pending<'a> {
+    /// Out-of-line work: see [`Counters::finish`].
+    Crossing(Crossing<'a>),
+    /// The whole call, which needs a block first: [`Counters::record`] claims one.
+    #[cfg(feature = "thread-owned")]
+    Claim,
+}
+
 /// A call that takes the out-of-line path: the work it left (see [`Counters::finish`]).
 pub(crate) struct Crossing<'a> {
     pub(crate) shard: &'a Shard,
@@ -93,8 +102,8 @@ impl<'a> Recorder<'a> {
     /// Adds one call of `size` bytes to `word` (bucket `k` of table `t`).
     #[inline(always)]
     fn add_to(&mut self, word: &AtomicU64, t: Table, k: usize, size: usize) {
-        let old = bump(word, word::delta(size), self.owned);
-        if word::crossed(old, size) {
+        let (crossed, old) = add_call(word, size, self.owned);
+        if crossed {
             if self.defer {
                 let shard = self.shard;
                 let crossing = Crossing {
@@ -153,6 +162,22 @@ fn bump(word: &AtomicU64, delta: u64, owned: bool) -> u64 {
     }
 }
 
+/// Adds one call of `size` bytes to `word`; returns whether the call takes the out-of-line
+/// path, and the previous value.
+#[inline(always)]
+fn add_call(word: &AtomicU64, size: usize, owned: bool) -> (bool, u64) {
+    if owned {
+        // `old + size` serves both the new value and the test.
+        let old = word.load(Relaxed);
+        let with_bytes = old.wrapping_add(size_u64(size));
+        word.store(with_bytes.wrapping_add(word::ONE), Release);
+        (word::crossed_to(old, with_bytes), old)
+    } else {
+        let old = word.fetch_add(word::delta(size), Release);
+        (word::crossed(old, size), old)
+    }
+}
+
 impl Counters {
     /// Counters in shared mode, or in thread-owned mode (feature `thread-owned`).
     #[cfg_attr(not(feature = "thread-owned"), allow(unused_variables))]
@@ -176,18 +201,29 @@ impl Counters {
     }
 
     /// Records one call, but leaves its out-of-line work, if any, to the caller
-    /// ([`finish`](Self::finish)), so that the caller can do it after a tail call.
+    /// ([`finish`](Self::finish), or [`record`](Self::record) again for a thread that must claim
+    /// a block first), so that the caller can do it after a tail call.
     #[inline(always)]
-    pub(crate) fn record_deferred(&self, call: Call) -> Option<Crossing<'_>> {
+    pub(crate) fn record_deferred(&self, call: Call) -> Option<Pending<'_>> {
         self.record_into(call, true)
     }
 
     #[inline(always)]
-    fn record_into(&self, call: Call, defer: bool) -> Option<Crossing<'_>> {
+    fn record_into(&self, call: Call, defer: bool) -> Option<Pending<'_>> {
         #[cfg(feature = "thread-owned")]
-        let (shard, owned) = match self.owned.current() {
-            Some(block) => (block, true),
-            None => (&self.shards[shard::of_stack()], false),
+        let (shard, owned) = {
+            let block = owned::Owned::thread_block();
+            if self.owned.owns(block) {
+                (block, true)
+            } else if !self.owned.enabled() {
+                (&self.shards[shard::of_stack()], false)
+            } else if defer {
+                return Some(Pending::Claim);
+            } else if let Some(block) = self.owned.claim() {
+                (block, true)
+            } else {
+                (&self.shards[shard::of_stack()], false)
+            }
         };
         #[cfg(not(feature = "thread-owned"))]
         let (shard, owned) = (&self.shards[shard::of_stack()], false);
@@ -199,7 +235,7 @@ impl Counters {
             crossing: None,
         };
         call.record(&mut recorder);
-        recorder.crossing
+        recorder.crossing.map(Pending::Crossing)
     }
 
     /// The out-of-line work of a `dealloc` of `size` bytes that left a crossing on `shard`, its

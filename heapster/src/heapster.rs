@@ -5,7 +5,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 
-use crate::counters::{Counters, Mark, Shard};
+use crate::counters::{Counters, Mark, Pending, Shard};
 use crate::rules::Call;
 #[cfg(feature = "scoped")]
 use crate::scope::{self, Frame, Measured};
@@ -235,6 +235,25 @@ impl<A> Heapster<A> {
         unsafe { this.inner.dealloc(ptr, layout) };
     }
 
+    /// A `dealloc` of a thread that has no block of this thread-owned instance yet: counts it
+    /// (claiming a block), then forwards it.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::dealloc`].
+    #[cfg(feature = "thread-owned")]
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_claiming(ptr: *mut u8, layout: Layout, this: &Self)
+    where
+        A: GlobalAlloc,
+    {
+        this.counters.record(Call::Dealloc {
+            size: layout.size(),
+        });
+        // SAFETY: the caller's `dealloc` contract, passed on unchanged.
+        unsafe { this.inner.dealloc(ptr, layout) };
+    }
+
     /// Counts a failed `alloc` or `alloc_zeroed` (out of line: failures are rare).
     #[cold]
     #[inline(never)]
@@ -394,11 +413,17 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
         };
         #[cfg(feature = "scoped")]
         scope::record(self.id(), call);
-        if let Some(crossing) = self.counters.record_deferred(call) {
-            // SAFETY: forwarded contract, see below.
-            return unsafe {
-                Self::dealloc_crossed(ptr, layout, self, crossing.shard, crossing.old)
-            };
+        match self.counters.record_deferred(call) {
+            None => {}
+            Some(Pending::Crossing(c)) => {
+                // SAFETY: the caller's `dealloc` contract, passed on with `ptr` and `layout`.
+                return unsafe { Self::dealloc_crossed(ptr, layout, self, c.shard, c.old) };
+            }
+            #[cfg(feature = "thread-owned")]
+            Some(Pending::Claim) => {
+                // SAFETY: the caller's `dealloc` contract, passed on with `ptr` and `layout`.
+                return unsafe { Self::dealloc_claiming(ptr, layout, self) };
+            }
         }
         // SAFETY:
         // - the caller guarantees `ptr` was allocated by this allocator, i.e. by the inner one

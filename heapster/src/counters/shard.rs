@@ -39,12 +39,21 @@ pub(crate) struct Shard {
     /// Bytes that left this shard's subtracting words.
     pub(crate) overflow_subtracted: AtomicU64,
     pub(crate) misc: [AtomicU64; Misc::COUNT],
+    /// In thread-owned mode: the id of the instance the block belongs to (0: none).
+    #[cfg(feature = "thread-owned")]
+    pub(crate) owner: AtomicU64,
 }
 
 const _: () = assert!(size_of::<Shard>() == 1 << 12);
 
 impl Shard {
     pub(crate) const fn new() -> Self {
+        Self::owned_by(0)
+    }
+
+    /// A shard that belongs to instance `owner` (thread-owned mode).
+    #[cfg_attr(not(feature = "thread-owned"), allow(unused_variables))]
+    pub(crate) const fn owned_by(owner: u64) -> Self {
         Self {
             words: [const { [const { AtomicU64::new(0) }; BUCKETS] }; Table::COUNT],
             unpublished: AtomicI64::new(0),
@@ -52,6 +61,8 @@ impl Shard {
             overflow_added: AtomicU64::new(0),
             overflow_subtracted: AtomicU64::new(0),
             misc: [const { AtomicU64::new(0) }; Misc::COUNT],
+            #[cfg(feature = "thread-owned")]
+            owner: AtomicU64::new(owner),
         }
     }
 

@@ -53,7 +53,13 @@ pub(crate) const fn delta(size: usize) -> u64 {
 /// Always true when `size >= STEP`.
 #[inline(always)]
 pub(crate) const fn crossed(old: u64, size: usize) -> bool {
-    (old ^ old.wrapping_add(size as u64)) >= STEP
+    crossed_to(old, old.wrapping_add(size as u64))
+}
+
+/// [`crossed`], given `old + size`.
+#[inline(always)]
+pub(crate) const fn crossed_to(old: u64, with_bytes: u64) -> bool {
+    (old ^ with_bytes) >= STEP
 }
 
 /// The multiples of [`STEP`] passed by adding `size` bytes to a word that held `old`, in bytes.
