@@ -254,6 +254,48 @@ impl<A> Heapster<A> {
         unsafe { this.inner.dealloc(ptr, layout) };
     }
 
+    /// The inner `alloc` for a layout with more than the usual alignment (see [`usual`]).
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_aligned(&self, layout: Layout) -> *mut u8
+    where
+        A: GlobalAlloc,
+    {
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { self.inner.alloc(layout) }
+    }
+
+    /// The inner `alloc_zeroed` for a layout with more than the usual alignment.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc_zeroed`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_zeroed_aligned(&self, layout: Layout) -> *mut u8
+    where
+        A: GlobalAlloc,
+    {
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { self.inner.alloc_zeroed(layout) }
+    }
+
+    /// The inner `realloc` for a layout with more than the usual alignment.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::realloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_aligned(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8
+    where
+        A: GlobalAlloc,
+    {
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { self.inner.realloc(ptr, layout, new_size) }
+    }
+
     /// Counts a failed `alloc` or `alloc_zeroed` (out of line: failures are rare).
     #[cold]
     #[inline(never)]
@@ -365,6 +407,23 @@ impl<A: core::fmt::Debug> core::fmt::Debug for Heapster<A> {
     }
 }
 
+/// Whether `layout` asks for no more alignment than `malloc` gives (and no more than its size).
+///
+/// Only a code-layout hint: the inner allocator is called the same way either way, but its
+/// path for over-aligned requests (`System`'s needs a stack slot and another call) stays in a
+/// cold function of its own, out of the counted path.
+#[inline(always)]
+const fn usual(layout: Layout) -> bool {
+    usual_align(layout.align(), layout.size())
+}
+
+/// [`usual`] for an alignment and a size.
+#[inline(always)]
+const fn usual_align(align: usize, size: usize) -> bool {
+    const MALLOC_ALIGN: usize = 2 * size_of::<usize>();
+    align <= MALLOC_ALIGN && align <= size
+}
+
 // SAFETY: every method forwards its arguments unchanged to the inner allocator, whose own
 // `GlobalAlloc` contract is therefore upheld by our caller, and returns the inner result
 // unchanged. Counting only reads sizes and compares pointers; it never touches the memory,
@@ -372,10 +431,16 @@ impl<A: core::fmt::Debug> core::fmt::Debug for Heapster<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY:
-        // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s contract);
-        // - it is passed to the inner allocator unchanged.
-        let ptr = unsafe { self.inner.alloc(layout) };
+        let ptr = if usual(layout) {
+            // SAFETY:
+            // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s
+            //   contract);
+            // - it is passed to the inner allocator unchanged.
+            unsafe { self.inner.alloc(layout) }
+        } else {
+            // SAFETY: as above.
+            unsafe { self.alloc_aligned(layout) }
+        };
         if ptr.is_null() {
             self.alloc_failed();
         } else {
@@ -389,10 +454,15 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY:
-        // - the caller guarantees `layout` has a non-zero size;
-        // - it is passed to the inner allocator unchanged, which does the zeroing itself.
-        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
+        let ptr = if usual(layout) {
+            // SAFETY:
+            // - the caller guarantees `layout` has a non-zero size;
+            // - it is passed to the inner allocator unchanged, which does the zeroing itself.
+            unsafe { self.inner.alloc_zeroed(layout) }
+        } else {
+            // SAFETY: as above.
+            unsafe { self.alloc_zeroed_aligned(layout) }
+        };
         if ptr.is_null() {
             self.alloc_failed();
         } else {
@@ -434,13 +504,18 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY:
-        // - the caller guarantees `ptr` is a live block of this (so of the inner) allocator with
-        //   `layout`, and that `new_size` is non-zero and does not overflow `isize` when rounded
-        //   up to `layout.align()`;
-        // - all three are passed unchanged, so the inner allocator decides between growing in
-        //   place and moving.
-        let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        let new = if usual_align(layout.align(), new_size) {
+            // SAFETY:
+            // - the caller guarantees `ptr` is a live block of this (so of the inner) allocator
+            //   with `layout`, and that `new_size` is non-zero and does not overflow `isize` when
+            //   rounded up to `layout.align()`;
+            // - all three are passed unchanged, so the inner allocator decides between growing
+            //   in place and moving.
+            unsafe { self.inner.realloc(ptr, layout, new_size) }
+        } else {
+            // SAFETY: as above.
+            unsafe { self.realloc_aligned(ptr, layout, new_size) }
+        };
         if new.is_null() {
             self.realloc_failed();
         } else {
