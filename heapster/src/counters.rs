@@ -267,18 +267,34 @@ impl Counters {
             // The call went to a word that nobody reads: count it for real.
             return self.add_wide(shard, t, size);
         }
+        // A leaf unless there is more to do (then a tail call): no registers to save.
         let change = word::steps_passed(old, size)
             .cast_signed()
             .wrapping_mul(t.live_sign());
-        if change != 0 {
-            self.peak.note(&self.gate, shard, change);
+        let pending = shard.unpublished.load(Relaxed).wrapping_add(change);
+        let drain = old.wrapping_add(word::delta(size)) & word::TRIGGER != 0;
+        if drain || peak::due(pending) {
+            return self.publish_or_drain(shard, t, k, pending, drain);
         }
-        if old.wrapping_add(word::delta(size)) & word::TRIGGER != 0 {
+        shard.unpublished.store(pending, Relaxed);
+    }
+
+    /// The rare part of [`crossed`](Self::crossed): publishes the shard's net bytes when the
+    /// hint `pending` is due, and drains word `k` of table `t` when `drain`.
+    #[inline(never)]
+    fn publish_or_drain(&self, shard: &Shard, t: Table, k: usize, pending: i64, drain: bool) {
+        if peak::due(pending) {
+            self.peak.publish(&self.gate, shard);
+        } else {
+            shard.unpublished.store(pending, Relaxed);
+        }
+        if drain {
             self.wide.drain(&self.gate, shard, t, k);
         }
     }
 
     /// Counts a call of `size` bytes, above the packed range, in the wide totals.
+    #[inline(never)]
     fn add_wide(&self, shard: &Shard, t: Table, size: usize) {
         self.wide
             .add_one(shard, t, bucket_index(size), size_u64(size));

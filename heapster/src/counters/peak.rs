@@ -31,6 +31,12 @@ pub(crate) const PUBLISH_BYTES: u64 = 128 * 1024;
 /// without a drain overlapping.
 const PUBLISH_ATTEMPTS: usize = 1;
 
+/// Whether a shard whose hint would be `pending` publishes.
+#[inline(always)]
+pub(crate) const fn due(pending: i64) -> bool {
+    pending.unsigned_abs() >= PUBLISH_BYTES
+}
+
 /// The high-water marks of live bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Mark {
@@ -88,7 +94,7 @@ impl Peak {
     #[inline]
     pub(crate) fn note(&self, gate: &Gate, shard: &Shard, change: i64) {
         let pending = shard.unpublished.load(Relaxed).wrapping_add(change);
-        if pending.unsigned_abs() >= PUBLISH_BYTES {
+        if due(pending) {
             self.publish(gate, shard);
         } else {
             shard.unpublished.store(pending, Relaxed);
@@ -98,7 +104,7 @@ impl Peak {
     /// Recomputes `shard`'s net bytes and folds the change into the estimate and the marks.
     #[cold]
     #[inline(never)]
-    fn publish(&self, gate: &Gate, shard: &Shard) {
+    pub(crate) fn publish(&self, gate: &Gate, shard: &Shard) {
         shard.unpublished.store(0, Relaxed);
         let ((before, net), consistent) = gate.read(PUBLISH_ATTEMPTS, || {
             (shard.published.load(Acquire), shard.net_bytes())

@@ -56,7 +56,8 @@ pub(crate) const fn crossed(old: u64, size: usize) -> bool {
     crossed_to(old, old.wrapping_add(size as u64))
 }
 
-/// [`crossed`], given `old + size`.
+/// [`crossed`], given `old + size`. (Not given the new value `old + ONE + size`: a size past
+/// the byte field, which goes to a word nobody reads, can leave the field's bits unchanged.)
 #[inline(always)]
 pub(crate) const fn crossed_to(old: u64, with_bytes: u64) -> bool {
     (old ^ with_bytes) >= STEP
@@ -113,7 +114,16 @@ mod tests {
         assert!(crossed(ONE * 7 + STEP - 6, 16));
         // Every size of a step or more crosses, wherever the word is.
         for old in [0, 1, STEP - 1, STEP, 12345, BYTES_MASK - 5 * STEP] {
-            for size in [step, step + 1, 2 * step - 1, 2 * step, 1 << 20, 1 << 40] {
+            for size in [
+                step,
+                step + 1,
+                2 * step - 1,
+                2 * step,
+                1 << 20,
+                1 << 31,
+                1 << 40,
+                isize::MAX as usize,
+            ] {
                 assert!(crossed(old, size), "{old} {size}");
             }
         }
