@@ -117,7 +117,13 @@ impl<'a> Recorder<'a> {
                     self.counters.finish(earlier);
                 }
             } else {
-                self.counters.crossed(self.shard, t, k, old, size);
+                self.counters.finish(Crossing {
+                    shard: self.shard,
+                    t,
+                    k,
+                    old,
+                    size,
+                });
             }
         }
     }
@@ -242,13 +248,8 @@ impl Counters {
     /// word holding `old` before the call.
     #[inline(always)]
     pub(crate) fn finish_dealloc(&self, shard: &Shard, old: u64, size: usize) {
-        self.finish(Crossing {
-            shard,
-            t: Table::Dealloc,
-            k: word::index(size),
-            old,
-            size,
-        });
+        // Inline: the caller is out of line already.
+        self.cross::<-1>(shard, Table::Dealloc, word::index(size), old, size);
     }
 
     /// The out-of-line path of a call of `size` bytes that made word `k` of table `t` pass a
@@ -257,21 +258,33 @@ impl Counters {
     /// and drains a word that is near full.
     #[inline(always)]
     pub(crate) fn finish(&self, c: Crossing<'_>) {
-        self.crossed(c.shard, c.t, c.k, c.old, c.size);
+        // One out-of-line function per sign of the table in live bytes.
+        match c.t.live_sign() {
+            1 => self.crossed::<1>(c.shard, c.t, c.k, c.old, c.size),
+            -1 => self.crossed::<-1>(c.shard, c.t, c.k, c.old, c.size),
+            _ => self.crossed::<0>(c.shard, c.t, c.k, c.old, c.size),
+        }
     }
 
     #[cold]
     #[inline(never)]
-    fn crossed(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {
+    fn crossed<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {
+        self.cross::<SIGN>(shard, t, k, old, size);
+    }
+
+    /// [`finish`](Self::finish) for a table whose live-bytes sign is `SIGN`.
+    #[inline(always)]
+    fn cross<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {
         if k >= word::PACKED {
             // The call went to a word that nobody reads: count it for real.
             return self.add_wide(shard, t, size);
         }
         // A leaf unless there is more to do (then a tail call): no registers to save.
-        let change = word::steps_passed(old, size)
-            .cast_signed()
-            .wrapping_mul(t.live_sign());
-        let pending = shard.unpublished.load(Relaxed).wrapping_add(change);
+        let pending = shard.unpublished.load(Relaxed).wrapping_add(
+            word::steps_passed(old, size)
+                .cast_signed()
+                .wrapping_mul(SIGN),
+        );
         let drain = old.wrapping_add(word::delta(size)) & word::TRIGGER != 0;
         if drain || peak::due(pending) {
             return self.publish_or_drain(shard, t, k, pending, drain);
@@ -279,7 +292,7 @@ impl Counters {
         shard.unpublished.store(pending, Relaxed);
     }
 
-    /// The rare part of [`crossed`](Self::crossed): publishes the shard's net bytes when the
+    /// The rare part of [`finish`](Self::finish): publishes the shard's net bytes when the
     /// hint `pending` is due, and drains word `k` of table `t` when `drain`.
     #[inline(never)]
     fn publish_or_drain(&self, shard: &Shard, t: Table, k: usize, pending: i64, drain: bool) {

@@ -34,7 +34,8 @@ const PUBLISH_ATTEMPTS: usize = 1;
 /// Whether a shard whose hint would be `pending` publishes.
 #[inline(always)]
 pub(crate) const fn due(pending: i64) -> bool {
-    pending.unsigned_abs() >= PUBLISH_BYTES
+    // `|pending| >= PUBLISH_BYTES`, as one add and one unsigned compare.
+    pending.cast_unsigned().wrapping_add(PUBLISH_BYTES - 1) >= 2 * PUBLISH_BYTES - 1
 }
 
 /// The high-water marks of live bytes.
@@ -129,6 +130,35 @@ impl Peak {
         let estimate = self.estimate.fetch_add(change, AcqRel).wrapping_add(change);
         if let Ok(live) = u64::try_from(estimate) {
             self.raise(live);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_is_the_absolute_value_test() {
+        let p = PUBLISH_BYTES.cast_signed();
+        for pending in [
+            0,
+            1,
+            -1,
+            p - 1,
+            p,
+            p + 1,
+            -p + 1,
+            -p,
+            -p - 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            assert_eq!(
+                due(pending),
+                pending.unsigned_abs() >= PUBLISH_BYTES,
+                "{pending}"
+            );
         }
     }
 }
