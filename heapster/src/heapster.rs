@@ -1,17 +1,17 @@
-//! [`Heapster`]: the counting [`GlobalAlloc`] wrapper.
+//! [`Heapster`]: the counting `GlobalAlloc` wrapper, its constructors and its readings (the
+//! allocation path itself is in `heapster/global_alloc.rs`).
 
 // On the allocation path: no arithmetic that can overflow (and so panic in debug builds).
 #![deny(clippy::arithmetic_side_effects)]
 
-use core::alloc::{GlobalAlloc, Layout};
-
-use crate::counters::{Counters, Mark, Pending, Shard};
-use crate::rules::Call;
+use crate::counters::{Counters, Mark};
 #[cfg(feature = "scoped")]
-use crate::scope::{self, Frame, Measured};
+use crate::scope::{Frame, Measured};
 use crate::stats::Stats;
 
-/// A [`GlobalAlloc`] that forwards every call to an inner allocator `A` and counts what it did.
+mod global_alloc;
+
+/// A [`GlobalAlloc`](core::alloc::GlobalAlloc) that forwards every call to an inner allocator `A` and counts what it did.
 ///
 /// Counters belong to the instance: two `Heapster`s count independently, and a `Heapster` can
 /// be a local value as well as the `#[global_allocator]`. Recording costs one atomic
@@ -208,108 +208,8 @@ impl<A> Heapster<A> {
     }
 }
 
-/// Recording, and thread and task scopes (feature `scoped`).
+/// Thread and task scopes (feature `scoped`).
 impl<A> Heapster<A> {
-    /// Counts one successful call, in the instance counters and in this thread's scopes.
-    #[inline(always)]
-    fn record(&self, call: Call) {
-        self.counters.record(call);
-        #[cfg(feature = "scoped")]
-        scope::record(self.id(), call);
-    }
-
-    /// The rest of a `dealloc` whose word passed a step (`Counters::finish`): the out-of-line
-    /// counting work, then the inner call. (`ptr` and `layout` come first, in the registers
-    /// `dealloc` received them in.)
-    ///
-    /// # Safety
-    /// As [`GlobalAlloc::dealloc`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn dealloc_crossed(ptr: *mut u8, layout: Layout, this: &Self, shard: &Shard, old: u64)
-    where
-        A: GlobalAlloc,
-    {
-        this.counters.finish_dealloc(shard, old, layout.size());
-        // SAFETY: the caller's `dealloc` contract, passed on unchanged.
-        unsafe { this.inner.dealloc(ptr, layout) };
-    }
-
-    /// A `dealloc` of a thread that has no block of this thread-owned instance yet: counts it
-    /// (claiming a block), then forwards it.
-    ///
-    /// # Safety
-    /// As [`GlobalAlloc::dealloc`].
-    #[cfg(feature = "thread-owned")]
-    #[cold]
-    #[inline(never)]
-    unsafe fn dealloc_claiming(ptr: *mut u8, layout: Layout, this: &Self)
-    where
-        A: GlobalAlloc,
-    {
-        this.counters.record(Call::Dealloc {
-            size: layout.size(),
-        });
-        // SAFETY: the caller's `dealloc` contract, passed on unchanged.
-        unsafe { this.inner.dealloc(ptr, layout) };
-    }
-
-    /// The inner `alloc` for a layout with more than the usual alignment (see [`usual`]).
-    ///
-    /// # Safety
-    /// As [`GlobalAlloc::alloc`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn alloc_aligned(&self, layout: Layout) -> *mut u8
-    where
-        A: GlobalAlloc,
-    {
-        // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { self.inner.alloc(layout) }
-    }
-
-    /// The inner `alloc_zeroed` for a layout with more than the usual alignment.
-    ///
-    /// # Safety
-    /// As [`GlobalAlloc::alloc_zeroed`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn alloc_zeroed_aligned(&self, layout: Layout) -> *mut u8
-    where
-        A: GlobalAlloc,
-    {
-        // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { self.inner.alloc_zeroed(layout) }
-    }
-
-    /// The inner `realloc` for a layout with more than the usual alignment.
-    ///
-    /// # Safety
-    /// As [`GlobalAlloc::realloc`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn realloc_aligned(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8
-    where
-        A: GlobalAlloc,
-    {
-        // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { self.inner.realloc(ptr, layout, new_size) }
-    }
-
-    /// Counts a failed `alloc` or `alloc_zeroed` (out of line: failures are rare).
-    #[cold]
-    #[inline(never)]
-    fn alloc_failed(&self) {
-        self.record(Call::AllocFailed);
-    }
-
-    /// Counts a failed `realloc`.
-    #[cold]
-    #[inline(never)]
-    fn realloc_failed(&self) {
-        self.record(Call::ReallocFailed);
-    }
-
     /// This instance's identity for scopes: the address of its counters.
     #[cfg(feature = "scoped")]
     fn id(&self) -> usize {
@@ -404,128 +304,6 @@ impl<A: core::fmt::Debug> core::fmt::Debug for Heapster<A> {
         f.debug_struct("Heapster")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
-    }
-}
-
-/// Whether `layout` asks for no more alignment than `malloc` gives (and no more than its size).
-///
-/// Only a code-layout hint: the inner allocator is called the same way either way, but its
-/// path for over-aligned requests (`System`'s needs a stack slot and another call) stays in a
-/// cold function of its own, out of the counted path.
-#[inline(always)]
-const fn usual(layout: Layout) -> bool {
-    usual_align(layout.align(), layout.size())
-}
-
-/// [`usual`] for an alignment and a size.
-#[inline(always)]
-const fn usual_align(align: usize, size: usize) -> bool {
-    const MALLOC_ALIGN: usize = 2 * size_of::<usize>();
-    align <= MALLOC_ALIGN && align <= size
-}
-
-// SAFETY: every method forwards its arguments unchanged to the inner allocator, whose own
-// `GlobalAlloc` contract is therefore upheld by our caller, and returns the inner result
-// unchanged. Counting only reads sizes and compares pointers; it never touches the memory,
-// allocates, panics or unwinds, so the wrapper keeps every guarantee the inner allocator gives.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = if usual(layout) {
-            // SAFETY:
-            // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s
-            //   contract);
-            // - it is passed to the inner allocator unchanged.
-            unsafe { self.inner.alloc(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_aligned(layout) }
-        };
-        if ptr.is_null() {
-            self.alloc_failed();
-        } else {
-            self.record(Call::Alloc {
-                size: layout.size(),
-                zeroed: false,
-            });
-        }
-        ptr
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = if usual(layout) {
-            // SAFETY:
-            // - the caller guarantees `layout` has a non-zero size;
-            // - it is passed to the inner allocator unchanged, which does the zeroing itself.
-            unsafe { self.inner.alloc_zeroed(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_zeroed_aligned(layout) }
-        };
-        if ptr.is_null() {
-            self.alloc_failed();
-        } else {
-            self.record(Call::Alloc {
-                size: layout.size(),
-                zeroed: true,
-            });
-        }
-        ptr
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // `dealloc` cannot fail: counting first lets the inner call be the last thing done, also
-        // on the out-of-line path, so that neither needs a stack frame.
-        let call = Call::Dealloc {
-            size: layout.size(),
-        };
-        #[cfg(feature = "scoped")]
-        scope::record(self.id(), call);
-        match self.counters.record_deferred(call) {
-            None => {}
-            Some(Pending::Crossing(c)) => {
-                // SAFETY: the caller's `dealloc` contract, passed on with `ptr` and `layout`.
-                return unsafe { Self::dealloc_crossed(ptr, layout, self, c.shard, c.old) };
-            }
-            #[cfg(feature = "thread-owned")]
-            Some(Pending::Claim) => {
-                // SAFETY: the caller's `dealloc` contract, passed on with `ptr` and `layout`.
-                return unsafe { Self::dealloc_claiming(ptr, layout, self) };
-            }
-        }
-        // SAFETY:
-        // - the caller guarantees `ptr` was allocated by this allocator, i.e. by the inner one
-        //   (every pointer we hand out is the inner allocator's), with this same `layout`;
-        // - both are passed unchanged.
-        unsafe { self.inner.dealloc(ptr, layout) };
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = if usual_align(layout.align(), new_size) {
-            // SAFETY:
-            // - the caller guarantees `ptr` is a live block of this (so of the inner) allocator
-            //   with `layout`, and that `new_size` is non-zero and does not overflow `isize` when
-            //   rounded up to `layout.align()`;
-            // - all three are passed unchanged, so the inner allocator decides between growing
-            //   in place and moving.
-            unsafe { self.inner.realloc(ptr, layout, new_size) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.realloc_aligned(ptr, layout, new_size) }
-        };
-        if new.is_null() {
-            self.realloc_failed();
-        } else {
-            self.record(Call::Realloc {
-                old: layout.size(),
-                new: new_size,
-                moved: new != ptr,
-            });
-        }
-        new
     }
 }
 

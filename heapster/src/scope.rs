@@ -120,17 +120,63 @@ impl Drop for Entered<'_> {
     }
 }
 
+/// Whether a scope is installed on this thread (of any instance).
+#[inline(always)]
+pub(crate) fn active() -> bool {
+    !CURRENT.try_with(Cell::get).unwrap_or(ptr::null()).is_null()
+}
+
 /// Records `call` in every scope of `owner` installed on this thread.
 #[inline(always)]
 pub(crate) fn record(owner: usize, call: Call) {
     let head = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
     if !head.is_null() {
-        record_in(head, owner, call);
+        // In registers: a call passed whole would need a stack slot on the allocation path.
+        let (kind, a, b) = encode(call);
+        record_in(head, owner, kind, a, b);
     }
 }
 
+/// Bit 3 of an encoded kind: `zeroed` or `moved`.
+const FLAG: u8 = 8;
+
+/// A call as three numbers: its kind (with `zeroed` or `moved` in bit 3), and its sizes.
+#[inline(always)]
+const fn encode(call: Call) -> (u8, usize, usize) {
+    const fn flag(set: bool) -> u8 {
+        if set { FLAG } else { 0 }
+    }
+    match call {
+        Call::Alloc { size, zeroed } => (flag(zeroed), size, 0),
+        Call::Dealloc { size } => (1, size, 0),
+        Call::Realloc { old, new, moved } => (2 | flag(moved), old, new),
+        Call::AllocFailed => (3, 0, 0),
+        Call::ReallocFailed => (4, 0, 0),
+    }
+}
+
+const fn decode(kind: u8, a: usize, b: usize) -> Call {
+    let flag = kind & FLAG != 0;
+    match kind & !FLAG {
+        0 => Call::Alloc {
+            size: a,
+            zeroed: flag,
+        },
+        1 => Call::Dealloc { size: a },
+        2 => Call::Realloc {
+            old: a,
+            new: b,
+            moved: flag,
+        },
+        3 => Call::AllocFailed,
+        _ => Call::ReallocFailed,
+    }
+}
+
+#[cold]
 #[inline(never)]
-fn record_in(mut frame: *const Frame, owner: usize, call: Call) {
+fn record_in(mut frame: *const Frame, owner: usize, kind: u8, a: usize, b: usize) {
+    let call = decode(kind, a, b);
     // SAFETY: `frame` was read from this thread's `CURRENT`: it heads a chain of frames
     // installed on this thread, which stay alive while installed (their guards borrow them);
     // `parent` links only point at frames installed earlier on the same thread.
@@ -176,5 +222,40 @@ impl<F: Future> Future for Measured<F> {
         let poll = inner.poll(cx);
         drop(entered);
         poll.map(|output| (output, this.frame.stats()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_survive_encoding() {
+        for call in [
+            Call::Alloc {
+                size: 7,
+                zeroed: false,
+            },
+            Call::Alloc {
+                size: 9,
+                zeroed: true,
+            },
+            Call::Dealloc { size: 3 },
+            Call::Realloc {
+                old: 1,
+                new: 2,
+                moved: false,
+            },
+            Call::Realloc {
+                old: 5,
+                new: 4,
+                moved: true,
+            },
+            Call::AllocFailed,
+            Call::ReallocFailed,
+        ] {
+            let (kind, a, b) = encode(call);
+            assert_eq!(decode(kind, a, b), call);
+        }
     }
 }
