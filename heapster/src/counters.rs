@@ -37,7 +37,7 @@ mod word;
 
 pub(crate) use self::peak::Mark;
 #[cfg(test)]
-pub(crate) use self::peak::PUBLISH_BYTES;
+pub(crate) use self::{peak::PUBLISH_BYTES, word::STEP};
 
 use self::gate::Gate;
 use self::guard::Guard;
