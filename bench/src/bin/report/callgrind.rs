@@ -98,7 +98,8 @@ fn print_table(o: &Options, ir: &Counts) {
                     }
                 }
                 (Some(v), Some(b)) if c.bin != BASELINE => {
-                    format!("{} (+{})", count(*v), count(v - b))
+                    let sign = if v >= &b { "+" } else { "−" };
+                    format!("{} ({sign}{})", count(*v), count((v - b).abs()))
                 }
                 (Some(v), _) => count(*v),
                 (None, _) => "?".to_owned(),

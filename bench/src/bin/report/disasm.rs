@@ -9,9 +9,10 @@ use crate::config::Options;
 
 /// Parts of the names of heapster's `#[cold]` helpers: drains, publications, sizes above the
 /// packed range, failures, the out-of-line path, claiming a thread-owned block, over-aligned
-/// requests.
-const COLD: [&str; 9] = [
-    "drain", "publish", "add_wide", "add_one", "failed", "crossed", "claim", "aligned", "cold",
+/// requests, a dealloc with a scope installed.
+const COLD: [&str; 10] = [
+    "drain", "publish", "add_wide", "add_one", "failed", "crossed", "claim", "aligned", "_scoped",
+    "cold",
 ];
 
 /// The allocator entry points every Rust allocation goes through.
