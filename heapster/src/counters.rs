@@ -5,7 +5,7 @@
 //! calling thread's own (`owned`). In a shard, each table has one packed word per size bucket
 //! (`word`): recording a call is one atomic `fetch_add` (a plain load and store in a
 //! thread-owned block), and a `lea`, a `xor` and a compare on the value it returned. Rarely
-//! (once per 4 KiB of bytes or 4096 calls of one word, and for every call of 4 KiB or more) the
+//! (once per 8 KiB of bytes or 8192 calls of one word, and for every call of 8 KiB or more) the
 //! out-of-line path runs: it drains a word that is near full into the wide 64-bit totals
 //! (`wide`, inside the drain gate, `gate`), counts sizes above 1 MiB there directly, and feeds
 //! the shard's live-bytes hint, from which the peak marks are kept (`peak`).

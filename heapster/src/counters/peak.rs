@@ -2,7 +2,7 @@
 //!
 //! Live bytes are not kept in a shared counter (that would be a contended cache line on every
 //! call). Each shard keeps a hint of its net change, fed only by the out-of-line path: a call
-//! that makes a packed word's byte sum pass a multiple of `STEP` (4 KiB) adds the multiples it
+//! that makes a packed word's byte sum pass a multiple of `STEP` (8 KiB) adds the multiples it
 //! passed, with the sign of its table. When the hint passes ±[`PUBLISH_BYTES`] the thread
 //! recomputes the shard's net bytes from its words and, with a compare-and-swap against the value
 //! it read first, replaces the shard's published value and adds the change to an instance-wide
