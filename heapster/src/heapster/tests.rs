@@ -399,6 +399,25 @@ fn every_counter_is_recorded() {
     }
 }
 
+/// Zero-size layouts break the `GlobalAlloc` contract; they are passed on but not counted, by
+/// the instance and by scopes alike.
+#[test]
+fn zero_size_calls_are_not_counted() {
+    let h = heap();
+    let p = alloc(&h, 0);
+    dealloc(&h, p, 0);
+    assert!(h.stats().is_empty());
+    assert_eq!(h.inner().calls.load(Relaxed), 2);
+    #[cfg(feature = "scoped")]
+    {
+        let ((), s) = h.measure_thread(|| {
+            let p = alloc(&h, 0);
+            dealloc(&h, p, 0);
+        });
+        assert!(s.is_empty());
+    }
+}
+
 #[cfg(feature = "scoped")]
 mod scoped {
     use super::*;
