@@ -123,6 +123,20 @@ impl<A> Heapster<A> {
         unsafe { this.inner.dealloc(ptr, layout) };
     }
 
+    /// Counts what an `alloc` (or `alloc_zeroed`) of `layout` returned, and returns it.
+    #[inline(always)]
+    fn allocated(&self, ptr: *mut u8, layout: Layout, zeroed: bool) -> *mut u8 {
+        if ptr.is_null() {
+            self.alloc_failed();
+        } else {
+            self.record(Call::Alloc {
+                size: layout.size(),
+                zeroed,
+            });
+        }
+        ptr
+    }
+
     /// Counts a failed `alloc` or `alloc_zeroed` (out of line: failures are rare).
     #[cold]
     #[inline(never)]
@@ -172,15 +186,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
             // SAFETY: as above.
             unsafe { self.alloc_aligned(layout) }
         };
-        if ptr.is_null() {
-            self.alloc_failed();
-        } else {
-            self.record(Call::Alloc {
-                size: layout.size(),
-                zeroed: false,
-            });
-        }
-        ptr
+        self.allocated(ptr, layout, false)
     }
 
     #[inline]
@@ -194,15 +200,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
             // SAFETY: as above.
             unsafe { self.alloc_zeroed_aligned(layout) }
         };
-        if ptr.is_null() {
-            self.alloc_failed();
-        } else {
-            self.record(Call::Alloc {
-                size: layout.size(),
-                zeroed: true,
-            });
-        }
-        ptr
+        self.allocated(ptr, layout, true)
     }
 
     #[inline]
