@@ -19,6 +19,8 @@
 //!   the extra operations);
 //! - `--list`: print the scenarios.
 
+pub mod ablation;
+
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error, realloc};
 use std::collections::BTreeMap;
 use std::hint::black_box;

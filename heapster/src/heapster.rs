@@ -1,36 +1,25 @@
-//! [`Heapster`]: the counting [`GlobalAlloc`] wrapper.
+//! [`Heapster`]: the counting `GlobalAlloc` wrapper, its constructors and its readings (the
+//! allocation path itself is in `heapster/global_alloc.rs`).
 
 // On the allocation path: no arithmetic that can overflow (and so panic in debug builds).
 #![deny(clippy::arithmetic_side_effects)]
 
-use core::alloc::{GlobalAlloc, Layout};
-
-use crate::counters::{Counters, mark, misc};
+use crate::counters::{Counters, Mark};
 #[cfg(feature = "scoped")]
-use crate::scope::{self, Event, Frame, Measured};
+use crate::scope::{Frame, Measured};
 use crate::stats::Stats;
 
-/// Stand-in for the scope hook when the feature is off: events are dropped unread, and the
-/// optimiser removes them.
-#[cfg(not(feature = "scoped"))]
-#[allow(dead_code, reason = "read only with feature `scoped`")]
-enum Event {
-    Alloc { size: usize, zeroed: bool },
-    Dealloc { size: usize },
-    Realloc { old: usize, new: usize, moved: bool },
-    AllocFailed,
-    ReallocFailed,
-}
+mod global_alloc;
 
-/// A [`GlobalAlloc`] that forwards every call to an inner allocator `A` and counts what it did.
+/// A [`GlobalAlloc`](core::alloc::GlobalAlloc) that forwards every call to an inner allocator `A` and counts what it did.
 ///
 /// Counters belong to the instance: two `Heapster`s count independently, and a `Heapster` can
 /// be a local value as well as the `#[global_allocator]`. Recording costs one atomic
 /// read-modify-write per call on a shard that the calling thread rarely shares; nothing on the
 /// allocation path allocates, locks, panics or unwinds. See the crate docs for the design.
 ///
-/// An instance is about 116 KiB (64 cache-aligned shards); a `static` costs no startup work, as
-/// [`new`](Self::new) is `const` and the counters start as zeroes.
+/// An instance is about 264 KiB (64 shards of 4 KiB, of which a thread touches one); a `static`
+/// costs no startup work, as [`new`](Self::new) is `const` and the counters start as zeroes.
 ///
 /// ```
 /// use heapster::Heapster;
@@ -64,7 +53,14 @@ impl<A> Heapster<A> {
     ///
     /// #[global_allocator]
     /// static GLOBAL: Heapster<System> = Heapster::new(System);
-    /// # fn main() { assert!(GLOBAL.stats().allocations > 0 || true); }
+    /// # fn main() {
+    /// let before = GLOBAL.stats();
+    /// let boxed = Box::new([0u8; 100]);
+    /// let after = GLOBAL.stats();
+    /// assert_eq!(after.allocations - before.allocations, 1);
+    /// assert_eq!(after.allocated_bytes - before.allocated_bytes, 100);
+    /// # drop(boxed);
+    /// # }
     /// ```
     ///
     /// For counting with no locked instruction, see `new_thread_owned` (feature
@@ -82,8 +78,9 @@ impl<A> Heapster<A> {
     /// its first call and then updates it with plain stores, no locked instruction, which makes
     /// counting about as cheap as it gets (see the README's overhead table). Counts stay exact.
     ///
-    /// Costs: with the feature on, every instance carries 128 blocks (about 208 KiB, untouched
-    /// until used), and [`stats`](Self::stats) of a thread-owned instance reads them all. A block is not released when its thread ends (no
+    /// Costs: with the feature on, the process has a pool of 128 blocks of 4 KiB (zeroed static
+    /// memory, untouched until claimed), and [`stats`](Self::stats) of a thread-owned instance
+    /// also reads the blocks it claimed. A block is not released when its thread ends (no
     /// thread-local destructor may run inside an allocator); after 128 threads, further threads
     /// count in the shared shards at the usual cost. A thread counts thread-owned for one
     /// instance only (normally the global allocator).
@@ -177,14 +174,14 @@ impl<A> Heapster<A> {
     /// folds the exact live bytes into every mark.
     pub fn take_interval_peak(&self) -> u64 {
         let live = self.counters.estimate();
-        self.counters.restart_mark(mark::INTERVAL).max(live)
+        self.counters.restart_mark(Mark::Interval).max(live)
     }
 
     /// Restarts the mark read by [`peak_since_reset`](Self::peak_since_reset) at the current
     /// live bytes. The lifetime peak ([`Stats::peak_bytes`]) and the interval peak are not
     /// affected.
     pub fn reset_peak(&self) {
-        self.counters.restart_mark(mark::USER);
+        self.counters.restart_mark(Mark::User);
     }
 
     /// The highest live-bytes value seen since [`reset_peak`](Self::reset_peak) (or since
@@ -207,22 +204,12 @@ impl<A> Heapster<A> {
     /// assert!(heap.stats().peak_bytes >= 1 << 20); // the lifetime peak stays
     /// ```
     pub fn peak_since_reset(&self) -> u64 {
-        self.counters.mark(mark::USER)
+        self.counters.mark(Mark::User)
     }
 }
 
 /// Thread and task scopes (feature `scoped`).
 impl<A> Heapster<A> {
-    /// Hands one call to the innermost scope of this instance on this thread, if any.
-    #[inline(always)]
-    #[cfg_attr(not(feature = "scoped"), allow(clippy::unused_self))]
-    fn scoped(&self, event: Event) {
-        #[cfg(feature = "scoped")]
-        scope::record(self.id(), event);
-        #[cfg(not(feature = "scoped"))]
-        let _ = event;
-    }
-
     /// This instance's identity for scopes: the address of its counters.
     #[cfg(feature = "scoped")]
     fn id(&self) -> usize {
@@ -317,87 +304,6 @@ impl<A: core::fmt::Debug> core::fmt::Debug for Heapster<A> {
         f.debug_struct("Heapster")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
-    }
-}
-
-// SAFETY: every method forwards its arguments unchanged to the inner allocator, whose own
-// `GlobalAlloc` contract is therefore upheld by our caller, and returns the inner result
-// unchanged. Counting only reads sizes and compares pointers; it never touches the memory,
-// allocates, panics or unwinds, so the wrapper keeps every guarantee the inner allocator gives.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY:
-        // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s contract);
-        // - it is passed to the inner allocator unchanged.
-        let ptr = unsafe { self.inner.alloc(layout) };
-        if ptr.is_null() {
-            self.counters.failed(misc::ALLOC_FAILURES);
-            self.scoped(Event::AllocFailed);
-        } else {
-            self.counters.allocated(layout.size(), false);
-            self.scoped(Event::Alloc {
-                size: layout.size(),
-                zeroed: false,
-            });
-        }
-        ptr
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY:
-        // - the caller guarantees `layout` has a non-zero size;
-        // - it is passed to the inner allocator unchanged, which does the zeroing itself.
-        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
-        if ptr.is_null() {
-            self.counters.failed(misc::ALLOC_FAILURES);
-            self.scoped(Event::AllocFailed);
-        } else {
-            self.counters.allocated(layout.size(), true);
-            self.scoped(Event::Alloc {
-                size: layout.size(),
-                zeroed: true,
-            });
-        }
-        ptr
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY:
-        // - the caller guarantees `ptr` was allocated by this allocator, i.e. by the inner one
-        //   (every pointer we hand out is the inner allocator's), with this same `layout`;
-        // - both are passed unchanged.
-        unsafe { self.inner.dealloc(ptr, layout) };
-        self.counters.deallocated(layout.size());
-        self.scoped(Event::Dealloc {
-            size: layout.size(),
-        });
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY:
-        // - the caller guarantees `ptr` is a live block of this (so of the inner) allocator with
-        //   `layout`, and that `new_size` is non-zero and does not overflow `isize` when rounded
-        //   up to `layout.align()`;
-        // - all three are passed unchanged, so the inner allocator decides between growing in
-        //   place and moving.
-        let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if new.is_null() {
-            self.counters.failed(misc::REALLOC_FAILURES);
-            self.scoped(Event::ReallocFailed);
-        } else {
-            self.counters
-                .reallocated(layout.size(), new_size, new != ptr);
-            self.scoped(Event::Realloc {
-                old: layout.size(),
-                new: new_size,
-                moved: new != ptr,
-            });
-        }
-        new
     }
 }
 

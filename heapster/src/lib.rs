@@ -33,7 +33,9 @@
 //! `alloc_zeroed` are allocations, `dealloc` is a deallocation, and a `realloc` is neither: it is
 //! classified by comparing the returned pointer and the new size with the old ones. A call is
 //! recorded only after the inner allocator returned, and only as what it did: a null return is a
-//! failure and changes nothing else. Bytes are the sizes callers requested (`Layout::size()`).
+//! failure and changes nothing else (`dealloc`, which cannot fail, is recorded as it is passed
+//! on). Bytes are the sizes callers requested (`Layout::size()`). Zero-size layouts, which the
+//! `GlobalAlloc` contract rules out, are passed on but not counted.
 //!
 //! Size histograms have 64 buckets; bucket `k` counts sizes in `(2^(k-1), 2^k]`, so every bucket
 //! maps exactly onto a Prometheus `le` bound, a Prometheus native histogram bucket (schema 0) and
@@ -41,13 +43,16 @@
 //!
 //! # How counting works
 //!
-//! Counters belong to each `Heapster` instance. They are spread over 64 cache-aligned shards; a
-//! call picks a shard by hashing the address of its stack frame, so each thread keeps to its own
-//! shard and threads rarely share a cache line, with no thread-local storage. In a shard, each
-//! size bucket has one 64-bit word packing a count and a byte sum, so an allocation or a
-//! deallocation costs one atomic `fetch_add` (a moved `realloc` three). Before a word's fields
-//! could overflow, the thread that pushed it past a threshold moves its contents into wide
-//! 64-bit totals (a *drain*, once per 2^23 calls of one size class on one shard).
+//! Counters belong to each `Heapster` instance. They are spread over 64 shards of 4 KiB; a call
+//! picks a shard from the address of its own stack (the 2 MiB region it runs in), so each thread
+//! keeps to its own shard and threads rarely share a cache line, with no thread-local storage. In
+//! a shard, each table (allocations, zeroed allocations, deallocations, realloc growth and
+//! shrinkage, moves) has one 64-bit word per size bucket packing a count and a byte sum, so an
+//! allocation or a deallocation costs one atomic `fetch_add` (a moved `realloc` two) and a test of
+//! the value it returned. Only a call that makes a word's byte sum pass a multiple of 8 KiB (every
+//! call of 8 KiB or more, and at least one call in 8192 of any size) takes an out-of-line path:
+//! it moves a word that is getting full into wide 64-bit totals (a *drain*) and keeps the peak up
+//! to date (see below). Sizes above 1 MiB are counted in the wide totals directly.
 //!
 //! No lock and no stronger ordering than release/acquire is needed because each counter is only
 //! ever added to: atomic read-modify-writes never lose an update, so once threads are quiet
@@ -64,11 +69,12 @@
 //! # Peak
 //!
 //! Live bytes are computed when a snapshot is taken, not kept in a shared counter (that would be
-//! a contended cache line on every call). For the peak, each shard notes its net change with a
-//! plain (unlocked) store and publishes it once it passes ±256 KiB, raising the high-water
-//! marks. The marks therefore miss or overstate the true peak by less than 256 KiB per shard in
-//! use (one shard per thread, typically); every snapshot also folds in the exact live bytes it
-//! computed.
+//! a contended cache line on every call). For the peak, the out-of-line path adds the 8 KiB steps
+//! a word passed to its shard's net change, and the shard publishes its exact net bytes once that
+//! change passes ±128 KiB, raising the high-water marks. The marks therefore miss or overstate
+//! the true peak by less than 128 KiB plus 8 KiB per size class in use, per shard in use (one
+//! shard per thread, typically: about 256 KiB for a thread that uses 16 size classes); every
+//! snapshot also folds in the exact live bytes it computed.
 //!
 //! # Features
 //!
@@ -105,11 +111,13 @@ mod counters;
 mod fmt;
 mod heapster;
 mod histogram;
+mod rules;
 #[cfg(feature = "scoped")]
 mod scope;
 #[cfg(feature = "serde")]
 mod serde;
 mod stats;
+mod tally;
 
 /// The README's Rust code compiles and runs as written.
 #[cfg(all(doctest, feature = "fmt", feature = "scoped"))]

@@ -1,0 +1,147 @@
+//! The packed word: one count and one byte sum in a `u64`, updated by one read-modify-write.
+//!
+//! A word holds `count << BYTES_BITS | bytes`. Recording a call of `size` bytes adds
+//! `ONE + size`. The caller looks at the value the add returned only to ask one question:
+//! did the byte sum pass a multiple of [`STEP`]? ([`crossed`]: a `lea`, a `xor`, a compare.)
+//! Only such a call takes the out-of-line path, which drains the word when it is near full and
+//! tells the peak tracker about the [`STEP`]s passed (see `peak`). Every call of at least
+//! [`STEP`] bytes takes it, and any word takes it at least once every [`STEP`] calls, so a word
+//! never gets far past its drain threshold.
+
+// On the allocation path: no arithmetic that can overflow (and so panic in debug builds).
+#![deny(clippy::arithmetic_side_effects)]
+
+/// Width of the byte field. `ONE` fits a 32-bit displacement, so `ONE + size` is one `lea`.
+pub(crate) const BYTES_BITS: u32 = 30;
+pub(crate) const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
+/// One count.
+pub(crate) const ONE: u64 = 1 << BYTES_BITS;
+/// Buckets `0..PACKED` (sizes up to 1 MiB) are counted in packed words. A table still has a
+/// word for each of the 64 buckets: the calls of larger sizes add to theirs, which nobody reads,
+/// so the hot path needs no range check (such calls always take the out-of-line path, which
+/// counts them in the wide totals).
+pub(crate) const PACKED: usize = 21;
+/// The largest size a packed word takes in one call: the top of bucket `PACKED - 1`.
+pub(crate) const PACKED_MAX: usize = 1 << (PACKED - 1);
+/// The out-of-line path runs when a word's byte sum passes a multiple of `STEP`.
+pub(crate) const STEP_BITS: u32 = 13;
+pub(crate) const STEP: u64 = 1 << STEP_BITS;
+/// A word is drained once its count reaches `2^DRAIN_COUNT_BIT` or its bytes `2^29` (half the
+/// field). Between two runs of the out-of-line path a word takes less than [`STEP`] bytes and
+/// [`STEP`] calls from each thread, so the fields keep room for `2^29` further bytes (512
+/// concurrent 1 MiB calls) and billions of calls. Unit tests drain far more often.
+const DRAIN_COUNT_BIT: u32 = if cfg!(test) { 8 } else { 32 };
+pub(crate) const TRIGGER: u64 =
+    (u64::MAX << (BYTES_BITS + DRAIN_COUNT_BIT)) | (BYTES_MASK & (u64::MAX << (BYTES_BITS - 1)));
+
+/// The word of a call of `size` bytes: its size bucket for `size >= 1`, from one `lea` and one
+/// `bsr` (`ilog2(2 size - 1)`, whose argument is odd and so never zero). Size 0 gives 63.
+#[inline(always)]
+pub(crate) const fn index(size: usize) -> usize {
+    // `(2 size - 1) | 1` is `2 size - 1` (odd) for every size >= 1; the `| 1` tells the compiler
+    // that it is not zero. The result is at most 63, which bounds the index.
+    (size.wrapping_shl(1).wrapping_sub(1) | 1).ilog2() as usize
+}
+
+/// What to add to a word for one call of `size` bytes.
+#[inline(always)]
+pub(crate) const fn delta(size: usize) -> u64 {
+    ONE.wrapping_add(size as u64)
+}
+
+/// Whether adding `size` bytes to a word that held `old` passed a multiple of [`STEP`] bytes.
+/// Always true when `size >= STEP`.
+#[inline(always)]
+pub(crate) const fn crossed(old: u64, size: usize) -> bool {
+    crossed_to(old, old.wrapping_add(size as u64))
+}
+
+/// [`crossed`], given `old + size`. (Not given the new value `old + ONE + size`: a size past
+/// the byte field, which goes to a word nobody reads, can leave the field's bits unchanged.)
+#[inline(always)]
+pub(crate) const fn crossed_to(old: u64, with_bytes: u64) -> bool {
+    (old ^ with_bytes) >= STEP
+}
+
+/// The multiples of [`STEP`] passed by adding `size` bytes to a word that held `old`, in bytes.
+#[inline(always)]
+pub(crate) const fn steps_passed(old: u64, size: usize) -> u64 {
+    let before = old & BYTES_MASK;
+    let after = before.wrapping_add(size as u64);
+    ((after >> STEP_BITS).wrapping_sub(before >> STEP_BITS)) << STEP_BITS
+}
+
+/// The count of a word.
+#[inline(always)]
+pub(crate) const fn count(word: u64) -> u64 {
+    word >> BYTES_BITS
+}
+
+/// The byte sum of a word.
+#[inline(always)]
+pub(crate) const fn bytes(word: u64) -> u64 {
+    word & BYTES_MASK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bucket::{BUCKETS, bucket_index};
+
+    #[test]
+    fn index_is_the_bucket() {
+        for k in 1..BUCKETS {
+            for size in [(1usize << k) - 1, 1 << k, (1 << k) + 1] {
+                if size >= 1 && size <= isize::MAX as usize {
+                    assert_eq!(index(size), bucket_index(size), "{size}");
+                }
+            }
+        }
+        assert_eq!(index(1), 0);
+        assert_eq!(index(isize::MAX as usize), 63);
+        assert_eq!(index(0), 63);
+        assert_eq!(index(PACKED_MAX), PACKED - 1);
+        assert_eq!(index(PACKED_MAX + 1), PACKED);
+    }
+
+    #[test]
+    fn crossings() {
+        let step = STEP as usize;
+        assert!(!crossed(0, step - 1));
+        assert!(crossed(0, step));
+        assert!(crossed(STEP - 1, 1));
+        assert!(!crossed(ONE * 7 + 100, 16));
+        assert!(crossed(ONE * 7 + STEP - 6, 16));
+        // Every size of a step or more crosses, wherever the word is.
+        for old in [0, 1, STEP - 1, STEP, 12345, BYTES_MASK - 5 * STEP] {
+            for size in [
+                step,
+                step + 1,
+                2 * step - 1,
+                2 * step,
+                1 << 20,
+                1 << 31,
+                1 << 40,
+                isize::MAX as usize,
+            ] {
+                assert!(crossed(old, size), "{old} {size}");
+            }
+        }
+        assert_eq!(steps_passed(STEP - 1, 1), STEP);
+        assert_eq!(steps_passed(100, 2 * step + 10), 2 * STEP);
+        assert_eq!(steps_passed(ONE * 3 + 10, 16), 0);
+    }
+
+    #[test]
+    fn fields() {
+        let w = delta(1000).wrapping_add(delta(24));
+        assert_eq!((count(w), bytes(w)), (2, 1024));
+        // The thresholds: half the byte field, and the count bit.
+        assert_ne!(TRIGGER & (1 << (BYTES_BITS - 1)), 0);
+        assert_eq!(TRIGGER & ((1 << (BYTES_BITS - 1)) - 1), 0);
+        assert_eq!(
+            count(TRIGGER & !BYTES_MASK),
+            count(u64::MAX << (BYTES_BITS + 8))
+        );
+    }
+}
