@@ -274,7 +274,7 @@ pub static METRICS: &[Metric] = &[
     },
     Metric {
         otel_name: "memory.peak",
-        help: "High-water mark of live bytes since the allocator was created; may miss or overstate the true peak by less than 256 KiB per allocating thread.",
+        help: "High-water mark of live bytes since the allocator was created; may miss or overstate the true peak by less than 128 KiB plus 8 KiB per size class in use, per allocating thread.",
         unit: Unit::Bytes,
         instrument: Instrument::Gauge,
         attribute: None,
