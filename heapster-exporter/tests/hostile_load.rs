@@ -55,8 +55,9 @@ mod attack {
     /// runtime may not have dropped yet (1.3 MiB), plus a scrape in flight and the client's
     /// response buffer.
     const LIVE_BOUND: u64 = 1536 * 1024;
-    /// heapster's peak mark may overstate the true peak by less than 128 KiB plus 8 KiB per size class in use,
-    /// per allocating thread (about 256 KiB for 16 classes): here the exporter's and this one.
+    /// heapster's peak mark may overstate the true peak by less than 128 KiB plus 8 KiB per size
+    /// class in use, per allocating thread (about 256 KiB for 16 classes): here the exporter's and
+    /// this one.
     const PEAK_PRECISION: u64 = 2 * 256 * 1024;
     /// The bound on the resident set's growth with 800 half-open connections.
     const RSS_BOUND: u64 = 2 * 1024 * 1024;
