@@ -123,6 +123,7 @@ mod openmetrics;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
+mod process_memory;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 #[cfg(feature = "protobuf")]
@@ -149,6 +150,7 @@ pub use crate::http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_wit
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use crate::negotiation::{Escaping, Negotiated};
+pub use crate::process_memory::ProcessMemory;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use crate::prometheus::PrometheusCollector;
