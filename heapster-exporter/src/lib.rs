@@ -44,6 +44,8 @@
 //! | [`Renderer`], [`Format`], [`Negotiated`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O; the format and exact `Content-Type` for an `Accept` header | your own transport |
 //! | [`MetricsHandler`], [`serve`], [`HttpLimits`] | `GET`/`HEAD` with content negotiation, at whatever path it is mounted, within bounded connections | your own hyper or axum server |
 //! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
+//! | [`MetricsPublisher`] | every metric published to the `metrics` facade's recorder (feature `metrics`) | services that report through metrics-exporter-prometheus, statsd, ... |
+//! | [`ProcessMemory`] | the process's resident and virtual memory (Linux `/proc/self/statm`) | heap against resident memory |
 //! | [`ExporterBuilder`] | [`install`](ExporterBuilder::install) it all ([`ExporterHandle`]), or [`build`](ExporterBuilder::build) the [`ExporterParts`] | the one-line setup |
 //!
 //! Names follow one pattern, metrics-exporter-prometheus's: a builder is the entry point
@@ -97,6 +99,7 @@
 //! | `log` | no | a warning through the `log` facade when the sampled allocator has counted nothing at all, the likely missing `#[global_allocator]` (see [`Source`]) |
 //! | `tokio` | with `http` | [`Sampler::run`], the sampling loop |
 //! | `otel` | no | [`otel`]: instruments on your OpenTelemetry `Meter`, and an OTLP/HTTP exporter with native exponential histograms |
+//! | `metrics` | no | [`MetricsPublisher`]: the catalog published to the [`metrics`](https://docs.rs/metrics) facade's recorder, size histograms as exact per-bucket counters |
 //!
 //! Without features the crate still has the [`catalog`] and the [`Sampler`].
 
@@ -115,6 +118,9 @@ mod exposition;
 mod handle;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics_facade;
 pub mod naming;
 #[cfg(feature = "prometheus")]
 mod negotiation;
@@ -150,6 +156,9 @@ pub use crate::http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_wit
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use crate::negotiation::{Escaping, Negotiated};
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use crate::metrics_facade::{MetricsPublisher, PublisherThread};
 pub use crate::process_memory::ProcessMemory;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
