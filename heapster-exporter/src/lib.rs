@@ -82,9 +82,9 @@
 //!
 //! A sample never allocates. Rendering a scrape allocates the same amount every time once
 //! warmed up, measured with heapster itself (`tests/allocations.rs`, which fails if that stops
-//! being true): as Prometheus text 0.0.4 or OpenMetrics, 2 blocks of about 22 KiB together (the
+//! being true): as Prometheus text 0.0.4 or OpenMetrics, 2 blocks of 23 to 25 KiB together (the
 //! output buffer, sized from the previous scrape, and `prometheus-client`'s 8 KiB staging
-//! buffer); as protobuf, 1 block of about 6 KiB (the output buffer: heapster's own encoder
+//! buffer); as protobuf, 1 block of about 7 KiB (the output buffer: heapster's own encoder
 //! writes the wire format directly). Serving over HTTP adds about 18 KiB per open connection,
 //! for at most 64 connections by default (see [`HttpLimits`]).
 //!
@@ -153,12 +153,12 @@ pub use crate::handle::ExporterHandle;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use crate::http::{HttpLimits, METRICS_PATH, MetricsHandler, serve, serve_with_limits};
-#[cfg(feature = "prometheus")]
-#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-pub use crate::negotiation::{Escaping, Negotiated};
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use crate::metrics_facade::{MetricsPublisher, PublisherThread};
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub use crate::negotiation::{Escaping, Negotiated};
 pub use crate::process_memory::ProcessMemory;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]

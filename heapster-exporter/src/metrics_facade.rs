@@ -115,8 +115,9 @@ impl MetricsPublisher {
         Self::with_config_of(sampler, Config::new())
     }
 
-    /// Uses `config`'s namespace, histogram bounds (the `le` values of the bucket counters)
-    /// and constant labels: hand it the Prometheus side's [`Config`] so that both agree.
+    /// Uses `config`'s namespace, histogram bounds (the `le` values of the bucket counters),
+    /// constant labels and process-memory names: hand it the Prometheus side's [`Config`] so
+    /// that both agree.
     #[must_use]
     pub fn with_config(self, config: Config) -> Self {
         Self::with_config_of(self.sampler, config)
@@ -172,6 +173,7 @@ impl MetricsPublisher {
                                 .absolute(value);
                         }
                     }
+                    // Process memory the platform does not report is not published at all.
                     Value::Gauge(read) => {
                         if let Some(value) = read.value(sample) {
                             #[allow(
@@ -259,7 +261,8 @@ impl MetricsPublisher {
             .map(|bound| bound.to_string())
             .chain(std::iter::once("+Inf".to_owned()))
             .collect();
-        for metric in METRICS {
+        let process = self.config.process_memory();
+        for metric in METRICS.iter().filter(|m| m.is_exported(process)) {
             let (name, unit, help) = match metric.instrument {
                 Instrument::Histogram => (
                     bucket_counter_name(metric, namespace),
@@ -271,7 +274,7 @@ impl MetricsPublisher {
                     ),
                 ),
                 _ => (
-                    metric.full_prometheus_name(namespace),
+                    metric.full_prometheus_name_with(namespace, process),
                     unit(metric.unit),
                     metric.help.to_owned(),
                 ),

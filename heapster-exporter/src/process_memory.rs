@@ -37,6 +37,16 @@ impl ProcessMemory {
     /// Whether this platform can report process memory (Linux and Android).
     pub const SUPPORTED: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
+    /// A value of your own, e.g. for a [`Source`](crate::Source) that reports another
+    /// process's memory, or for tests.
+    #[must_use]
+    pub const fn new(resident_bytes: u64, virtual_bytes: u64) -> Self {
+        Self {
+            resident_bytes,
+            virtual_bytes,
+        }
+    }
+
     /// Reads the process's resident and virtual memory now, without allocating.
     ///
     /// # Errors

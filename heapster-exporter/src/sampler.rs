@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use heapster::Stats;
 
 use crate::error::Error;
+use crate::process_memory::ProcessMemory;
 use crate::source::Source;
 
 /// One snapshot of the counters, as every reader (the Prometheus collector, the OpenTelemetry
@@ -20,6 +21,9 @@ pub struct Sample {
     /// The highest live-bytes value within the peak window that ends with this sample (see
     /// [`Sampler::with_peak_window`]): so a spike between two scrapes still shows.
     pub interval_peak: u64,
+    /// The process's resident and virtual memory, read right after the heap counters; `None`
+    /// where the platform does not report it (see [`ProcessMemory`]).
+    pub process: Option<ProcessMemory>,
     /// When the snapshot was taken.
     pub taken_at: Instant,
     /// 1 for the first sample of a [`Sampler`], then one more for each new sample.
@@ -205,6 +209,7 @@ impl Sampler {
             crate::source::warn_if_nothing_counted(&stats);
         }
         let peak = self.source.take_interval_peak();
+        let process = self.source.process_memory();
         let taken_at = Instant::now();
         let peaks = &mut state.peaks;
         while peaks
@@ -223,6 +228,7 @@ impl Sampler {
         let sample = Sample {
             stats,
             interval_peak,
+            process,
             taken_at,
             sequence: state.latest.map_or(1, |s| s.sequence.saturating_add(1)),
         };

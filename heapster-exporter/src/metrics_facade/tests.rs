@@ -6,7 +6,9 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
 
 use super::*;
+use crate::ProcessMemory;
 use crate::catalog::DEFAULT_NAMESPACE;
+use crate::catalog::ProcessMemoryNames;
 
 /// `(name, sorted labels)` of a published series, and its value.
 type Published = HashMap<(String, Vec<(String, String)>), DebugValue>;
@@ -136,7 +138,12 @@ fn counters_and_gauges_carry_the_exact_values() {
                 .into_iter()
                 .collect();
             let name = metric.full_prometheus_name(DEFAULT_NAMESPACE);
-            let value = s.read.value(&sample).unwrap();
+            let Some(value) = s.read.value(&sample) else {
+                // A fixed `Stats` has no process memory: nothing is published for it.
+                assert!(metric.reads_process(), "{name}");
+                assert!(!got.contains_key(&key(&name, &labels)), "{name} is absent");
+                continue;
+            };
             let expected = if metric.instrument == Instrument::Counter {
                 DebugValue::Counter(value)
             } else {
@@ -227,9 +234,59 @@ fn publishing_again_sets_values_and_never_adds() {
 }
 
 #[test]
+fn process_memory_is_published_exactly_when_present() {
+    let stats = distinct_stats();
+    let memory = ProcessMemory::new(3 << 30, 7 << 30);
+    let sampler = Arc::new(Sampler::new((stats, memory)));
+    let publisher = MetricsPublisher::new(sampler);
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || publisher.publish_once());
+    let got = published(&recorder.snapshotter());
+    assert_eq!(
+        got[&key("heapster_process_memory_usage_bytes", &[])],
+        gauge((3u64 << 30) as f64)
+    );
+    assert_eq!(
+        got[&key("heapster_process_memory_virtual_bytes", &[])],
+        gauge((7u64 << 30) as f64)
+    );
+    assert_eq!(
+        got[&key("heapster_memory_resident_beyond_heap_bytes", &[])],
+        gauge(((3u64 << 30) - stats.live_bytes()) as f64)
+    );
+}
+
+#[test]
+fn process_memory_names_come_from_the_config() {
+    let memory = ProcessMemory::new(4096, 8192);
+    let sampler = Arc::new(Sampler::new((Stats::new(), memory)));
+    let otel = MetricsPublisher::new(Arc::clone(&sampler))
+        .with_config(Config::new().with_process_memory(ProcessMemoryNames::OpenTelemetry));
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || otel.publish_once());
+    let got = published(&recorder.snapshotter());
+    assert_eq!(got[&key("process_memory_usage_bytes", &[])], gauge(4096.0));
+    assert!(!got.contains_key(&key("heapster_process_memory_usage_bytes", &[])));
+
+    let off = MetricsPublisher::new(sampler)
+        .with_config(Config::new().with_process_memory(ProcessMemoryNames::Off));
+    assert_eq!(off.names().count(), METRICS.len() - 3);
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || off.publish_once());
+    let got = published(&recorder.snapshotter());
+    assert!(
+        got.keys()
+            .all(|(name, _)| !name.contains("process_memory") && !name.contains("resident"))
+    );
+    assert!(got.contains_key(&key("heapster_allocations_total", &[])));
+}
+
+#[test]
 fn every_metric_is_described_with_the_catalogs_unit_and_help() {
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new(Stats::new())));
-    let (recorder, _) = publish(&publisher, Stats::new());
+    let memory = ProcessMemory::new(1, 2);
+    let publisher = MetricsPublisher::new(Arc::new(Sampler::new((Stats::new(), memory))));
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || publisher.publish_once());
     let snapshot = recorder.snapshotter().snapshot().into_vec();
     let described: HashMap<String, (MetricKind, Option<MetricsUnit>, String)> = snapshot
         .into_iter()
