@@ -39,8 +39,9 @@ pub struct Sample {
 /// - on demand by [`current`](Self::current), when the latest sample is older than the interval
 ///   or there is none, so a scrape works with no loop at all.
 ///
-/// Sampling takes a few microseconds, holds a lock only against other samplers of the same
-/// `Sampler`, and never allocates after construction.
+/// Sampling takes some tens of microseconds (the heap snapshot, and on Linux one read of
+/// `/proc/self/statm`: about 15 µs measured on an AMD EPYC, 2 vCPU), holds a lock only against
+/// other samplers of the same `Sampler`, and never allocates after construction.
 ///
 /// ```
 /// use heapster_exporter::Sampler;
