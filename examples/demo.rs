@@ -19,7 +19,8 @@
 //!   with `try_reserve`: the failures panel and the `HeapsterAllocationFailures` alert see it.
 //! - `--fragment` fills 64 MiB with small blocks (64 to 512 bytes) over the first 8 s, then
 //!   frees 15 of every 16. The heap drops back, but every page still holds a live block, so
-//!   the allocator can return none of them: resident memory stays up.
+//!   the allocator can return none of them: resident memory stays up. The dashboard's "Heap vs
+//!   resident" panel shows the two apart, `heapster_memory_resident_beyond_heap_bytes` the gap.
 //!
 //! Each report also prints the process's resident memory (Linux) beside the live heap.
 
