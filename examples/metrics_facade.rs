@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // heapster's metrics, published from a thread of their own every 100 ms, never from the
     // allocator.
     let sampler = Arc::new(Sampler::new(&GLOBAL).with_interval(Duration::from_millis(100))?);
-    let publisher = MetricsPublisher::new(Arc::clone(&sampler)).spawn()?;
+    let publisher = MetricsPublisher::from_sampler(Arc::clone(&sampler)).spawn()?;
 
     let words: Vec<String> = (0..1000).map(|i| format!("word {i}")).collect();
     drop(words);
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     publisher.stop()?;
 
     // One more sample, published synchronously, so the check below reads a known sample.
-    let sample = MetricsPublisher::new(sampler).publish_once();
+    let sample = MetricsPublisher::from_sampler(sampler).publish_once();
     let text = handle.render();
     print!("{text}");
 

@@ -44,6 +44,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::naming::otel_to_prometheus;
 use crate::sampler::{Sample, Sampler};
+use crate::source::Source;
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -54,7 +55,7 @@ static METADATA: Metadata<'static> =
 /// Call [`publish_once`](Self::publish_once) from your own loop, or
 /// [`spawn`](Self::spawn) a thread that does it every sampling interval. Share the sampler
 /// with the Prometheus or OpenTelemetry side if the program has one (see
-/// [`ExporterParts::sampler`](crate::ExporterParts::sampler)).
+/// [`ExporterParts::metrics_publisher`](crate::ExporterParts::metrics_publisher)).
 ///
 /// See the [module docs](self) for how each instrument goes out and why it stays exact.
 ///
@@ -66,7 +67,7 @@ static METADATA: Metadata<'static> =
 ///
 /// let mut stats = Stats::new();
 /// stats.allocations = 3;
-/// let publisher = MetricsPublisher::new(Arc::new(Sampler::new(stats))); // usually `&GLOBAL`
+/// let publisher = MetricsPublisher::new(stats); // usually `&GLOBAL`, the global allocator
 ///
 /// let recorder = DebuggingRecorder::new();
 /// metrics::with_local_recorder(&recorder, || publisher.publish_once());
@@ -109,9 +110,21 @@ struct Description {
 }
 
 impl MetricsPublisher {
-    /// A publisher of `sampler`'s samples with the default [`Config`]: namespace `heapster`,
-    /// bucket counters from 8 B to 1 GiB (28 bounds and `+Inf`), no constant labels.
-    pub fn new(sampler: Arc<Sampler>) -> Self {
+    /// A publisher of `source` (usually `&GLOBAL`, the `Heapster` global allocator) through a
+    /// sampler of its own, with the default [`Config`]: namespace `heapster`, bucket counters
+    /// from 8 B to 1 GiB (28 bounds and `+Inf`), no constant labels.
+    ///
+    /// If the process also serves `/metrics` or sends OpenTelemetry, take the publisher from
+    /// [`ExporterParts::metrics_publisher`](crate::ExporterParts::metrics_publisher) instead
+    /// (or use [`from_sampler`](Self::from_sampler)): each sampler restarts the allocator's
+    /// interval peak when it samples, so two samplers over one allocator would each see only
+    /// part of the spikes.
+    pub fn new(source: impl Source) -> Self {
+        Self::from_sampler(Arc::new(Sampler::new(source)))
+    }
+
+    /// A publisher of `sampler`'s samples, with the default [`Config`].
+    pub fn from_sampler(sampler: Arc<Sampler>) -> Self {
         Self::with_config_of(sampler, Config::new())
     }
 

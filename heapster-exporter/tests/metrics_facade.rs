@@ -66,7 +66,7 @@ fn publish_and_render(
 
 #[test]
 fn rendered_names_types_and_help_match_the_catalog() {
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new(&GLOBAL)));
+    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(&GLOBAL)));
     let expected = expected_families();
     for recommended in [false, true] {
         let recorder = PrometheusBuilder::new()
@@ -93,7 +93,7 @@ fn rendered_names_types_and_help_match_the_catalog() {
 
 #[test]
 fn rendered_numbers_are_one_exact_sample() {
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new(&GLOBAL)));
+    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(&GLOBAL)));
     let recorder = PrometheusBuilder::new().build_recorder();
     // Allocate in known sizes so that the buckets below have something in them.
     let blocks: Vec<Vec<u8>> = (0..100).map(|_| Vec::with_capacity(3000)).collect();
@@ -146,7 +146,9 @@ fn the_publisher_thread_feeds_the_global_recorder() {
             .with_interval(Sampler::MIN_INTERVAL)
             .unwrap(),
     );
-    let thread = MetricsPublisher::new(Arc::clone(&sampler)).spawn().unwrap();
+    let thread = MetricsPublisher::from_sampler(Arc::clone(&sampler))
+        .spawn()
+        .unwrap();
     // Wait (no time limit of ours) until two samples have been published.
     while sampler.latest().is_none_or(|s| s.sequence < 2) {
         std::thread::sleep(Sampler::MIN_INTERVAL);
@@ -158,5 +160,32 @@ fn the_publisher_thread_feeds_the_global_recorder() {
     assert_eq!(
         value(&text, "heapster_allocations_total"),
         last.stats.allocations
+    );
+}
+
+#[test]
+fn the_exporters_parts_give_a_publisher_on_the_same_sampler_and_config() {
+    let config = heapster_exporter::Config::new()
+        .with_namespace("app")
+        .unwrap();
+    let parts = heapster_exporter::ExporterBuilder::new(&GLOBAL)
+        .with_config(config)
+        .build();
+    let publisher = parts.metrics_publisher();
+    assert!(
+        publisher
+            .names()
+            .all(|n| n.starts_with("app_") || n.starts_with("process_"))
+    );
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let (sample, text) = publish_and_render(&recorder, &publisher);
+    assert_eq!(
+        parts.sampler.latest(),
+        Some(sample),
+        "one sampler for every path"
+    );
+    assert_eq!(
+        value(&text, "app_allocations_total"),
+        sample.stats.allocations
     );
 }

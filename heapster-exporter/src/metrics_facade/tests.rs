@@ -98,7 +98,7 @@ fn publish(publisher: &MetricsPublisher, stats: Stats) -> (DebuggingRecorder, Sa
 #[test]
 fn counters_and_gauges_carry_the_exact_values() {
     let stats = distinct_stats();
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new(stats)));
+    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(stats)));
     let (recorder, sample) = publish(&publisher, stats);
     let got = published(&recorder.snapshotter());
 
@@ -157,7 +157,7 @@ fn counters_and_gauges_carry_the_exact_values() {
 #[test]
 fn histograms_are_exact_cumulative_bucket_counters() {
     let stats = distinct_stats();
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new(stats)));
+    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(stats)));
     let (recorder, _) = publish(&publisher, stats);
     let got = published(&recorder.snapshotter());
     let bucket = |le: &str| &got[&key("heapster_allocation_size_bucket_total", &[("le", le)])];
@@ -211,7 +211,7 @@ fn histograms_are_exact_cumulative_bucket_counters() {
 fn publishing_again_sets_values_and_never_adds() {
     let stats = distinct_stats();
     let sampler = Arc::new(Sampler::new(stats));
-    let publisher = MetricsPublisher::new(Arc::clone(&sampler));
+    let publisher = MetricsPublisher::from_sampler(Arc::clone(&sampler));
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || {
         publisher.publish_once();
@@ -238,7 +238,7 @@ fn process_memory_is_published_exactly_when_present() {
     let stats = distinct_stats();
     let memory = ProcessMemory::new(3 << 30, 7 << 30);
     let sampler = Arc::new(Sampler::new((stats, memory)));
-    let publisher = MetricsPublisher::new(sampler);
+    let publisher = MetricsPublisher::from_sampler(sampler);
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || publisher.publish_once());
     let got = published(&recorder.snapshotter());
@@ -260,7 +260,7 @@ fn process_memory_is_published_exactly_when_present() {
 fn process_memory_names_come_from_the_config() {
     let memory = ProcessMemory::new(4096, 8192);
     let sampler = Arc::new(Sampler::new((Stats::new(), memory)));
-    let otel = MetricsPublisher::new(Arc::clone(&sampler))
+    let otel = MetricsPublisher::from_sampler(Arc::clone(&sampler))
         .with_config(Config::new().with_process_memory(ProcessMemoryNames::OpenTelemetry));
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || otel.publish_once());
@@ -268,7 +268,7 @@ fn process_memory_names_come_from_the_config() {
     assert_eq!(got[&key("process_memory_usage_bytes", &[])], gauge(4096.0));
     assert!(!got.contains_key(&key("heapster_process_memory_usage_bytes", &[])));
 
-    let off = MetricsPublisher::new(sampler)
+    let off = MetricsPublisher::from_sampler(sampler)
         .with_config(Config::new().with_process_memory(ProcessMemoryNames::Off));
     assert_eq!(off.names().count(), METRICS.len() - 3);
     let recorder = DebuggingRecorder::new();
@@ -284,7 +284,7 @@ fn process_memory_names_come_from_the_config() {
 #[test]
 fn every_metric_is_described_with_the_catalogs_unit_and_help() {
     let memory = ProcessMemory::new(1, 2);
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new((Stats::new(), memory))));
+    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new((Stats::new(), memory))));
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || publisher.publish_once());
     let snapshot = recorder.snapshotter().snapshot().into_vec();
@@ -323,7 +323,7 @@ fn every_metric_is_described_with_the_catalogs_unit_and_help() {
 
 #[test]
 fn a_new_recorder_is_described_too() {
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new(Stats::new())));
+    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(Stats::new())));
     for _ in 0..2 {
         let (recorder, _) = publish(&publisher, Stats::new());
         let snapshot = recorder.snapshotter().snapshot().into_vec();
@@ -345,7 +345,8 @@ fn namespace_bounds_and_constant_labels_come_from_the_config() {
         .unwrap()
         .with_constant_label("service", "api")
         .unwrap();
-    let publisher = MetricsPublisher::new(Arc::new(Sampler::new(Stats::new()))).with_config(config);
+    let publisher =
+        MetricsPublisher::from_sampler(Arc::new(Sampler::new(Stats::new()))).with_config(config);
     let (recorder, _) = publish(&publisher, distinct_stats());
     let got = published(&recorder.snapshotter());
     assert!(got.contains_key(&key("myapp_allocations_total", &[("service", "api")])));
@@ -365,7 +366,7 @@ fn namespace_bounds_and_constant_labels_come_from_the_config() {
             .all(|(_, labels)| labels.contains(&("service".into(), "api".into())))
     );
 
-    let bare = MetricsPublisher::new(Arc::new(Sampler::new(Stats::new())))
+    let bare = MetricsPublisher::from_sampler(Arc::new(Sampler::new(Stats::new())))
         .with_config(Config::new().with_namespace("").unwrap());
     assert!(bare.names().any(|n| n == "allocations_total"));
 }
@@ -379,7 +380,9 @@ fn the_thread_publishes_until_stopped() {
             .with_interval(Sampler::MIN_INTERVAL)
             .unwrap(),
     );
-    let thread = MetricsPublisher::new(Arc::clone(&sampler)).spawn().unwrap();
+    let thread = MetricsPublisher::from_sampler(Arc::clone(&sampler))
+        .spawn()
+        .unwrap();
     while sampler.latest().is_none_or(|s| s.sequence < 3) {
         std::thread::sleep(Sampler::MIN_INTERVAL);
     }
