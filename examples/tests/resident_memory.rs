@@ -6,89 +6,48 @@
 //! Linux only: elsewhere the process-memory metrics are absent by design.
 #![cfg(target_os = "linux")]
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 mod support;
-use support::{Running, http_get, percent_encode, start_example, start_prometheus, wait_for};
+use support::prometheus::{Mode, Options, Prometheus, Setup, Version};
+use support::start_example;
 
 const MIB: f64 = 1024.0 * 1024.0;
 /// The demo fills 64 MiB with small blocks and keeps one in 16: well over this much of the heap
 /// goes, and stays resident.
 const DIVERGENCE: f64 = 40.0 * MIB;
 
-struct Prometheus {
-    _process: Running,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Prometheus {
-    fn start(target: SocketAddr) -> Self {
-        let dir = std::env::temp_dir().join(format!("heapster-resident-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards/heapster-rules.yml");
-        std::fs::copy(rules, dir.join("heapster-rules.yml")).unwrap();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n  - heapster-rules.yml\n\
-             scrape_configs:\n  - job_name: heapster\n    static_configs:\n      - targets: ['{target}']\n"
-        );
-        let (process, addr) = start_prometheus(&dir, &config, false);
-        Self {
-            _process: process,
-            addr,
-            dir,
-        }
-    }
-
-    /// The first value of an instant query, `None` while it has no (finite) result.
-    fn query(&self, promql: &str) -> Option<f64> {
-        let path = format!("/api/v1/query?query={}", percent_encode(promql));
-        let (status, body) = http_get(self.addr, &path, "application/json")?;
-        if status != 200 {
-            return None;
-        }
-        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let value: f64 = json["data"]["result"].get(0)?["value"][1]
-            .as_str()?
-            .parse()
-            .ok()?;
-        value.is_finite().then_some(value)
-    }
-
-    fn wait(&self, what: &str, promql: &str) -> f64 {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_for(what, Duration::from_millis(500), || self.query(promql))
-        }));
-        result.unwrap_or_else(|panic| {
-            let log = std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default();
-            eprintln!("prometheus log:\n{log}");
-            std::panic::resume_unwind(panic)
-        })
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
+/// The first value of `promql`, polled until there is one.
+fn wait(prometheus: &Prometheus, what: &str, promql: &str) -> f64 {
+    prometheus.wait(what, Duration::from_millis(500), || {
+        prometheus.query(promql).map(|v| v[0])
+    })
 }
 
 #[test]
 fn fragmentation_keeps_resident_memory_up_while_the_heap_falls_back() {
     let (_demo, target) = start_example("demo", &["--port", "0", "--every", "1", "--fragment"]);
-    let prometheus = Prometheus::start(target);
+    let rules_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards/heapster-rules.yml");
+    let rules = std::fs::read_to_string(rules_path).unwrap();
+    let setup = Setup {
+        version: Version::V2,
+        mode: Mode::Classic,
+    };
+    let options = Options {
+        files: &[("heapster-rules.yml", &rules)],
+        rule_files: &["heapster-rules.yml"],
+        ..Options::default()
+    };
+    let prometheus = Prometheus::start(setup, "heapster", target, options);
 
-    let resident = prometheus.wait(
+    let resident = wait(
+        &prometheus,
         "resident memory to be scraped",
         "heapster_process_memory_usage_bytes",
     );
-    let virtual_ = prometheus.wait(
+    let virtual_ = wait(
+        &prometheus,
         "virtual memory to be scraped",
         "heapster_process_memory_virtual_bytes",
     );
@@ -106,15 +65,28 @@ fn fragmentation_keeps_resident_memory_up_while_the_heap_falls_back() {
          and (heapster_process_memory_usage_bytes > 0.8 * max_over_time(heapster_process_memory_usage_bytes{window}))
          and (heapster_memory_resident_beyond_heap_bytes - min_over_time(heapster_memory_resident_beyond_heap_bytes{window}) > {DIVERGENCE})"
     );
-    prometheus.wait("the heap and resident memory to diverge", &diverged);
+    wait(
+        &prometheus,
+        "the heap and resident memory to diverge",
+        &diverged,
+    );
 
-    let heap = prometheus.wait("the live heap", "heapster_memory_used_bytes");
-    let heap_max = prometheus.wait(
+    let heap = wait(&prometheus, "the live heap", "heapster_memory_used_bytes");
+    let heap_max = wait(
+        &prometheus,
         "the highest heap",
         &format!("max_over_time(heapster_memory_used_bytes{window})"),
     );
-    let resident = prometheus.wait("resident memory", "heapster_process_memory_usage_bytes");
-    let gap = prometheus.wait("the gap", "heapster_memory_resident_beyond_heap_bytes");
+    let resident = wait(
+        &prometheus,
+        "resident memory",
+        "heapster_process_memory_usage_bytes",
+    );
+    let gap = wait(
+        &prometheus,
+        "the gap",
+        "heapster_memory_resident_beyond_heap_bytes",
+    );
     eprintln!(
         "after --fragment: resident {:.1} MiB, live heap {:.1} MiB (highest {:.1} MiB), resident beyond the heap {:.1} MiB",
         resident / MIB,
@@ -123,7 +95,8 @@ fn fragmentation_keeps_resident_memory_up_while_the_heap_falls_back() {
         gap / MIB
     );
     // One scrape carries one sample: there, the gap is exactly resident minus heap.
-    let exact = prometheus.wait(
+    let exact = wait(
+        &prometheus,
         "resident - heap - gap",
         "heapster_process_memory_usage_bytes - heapster_memory_used_bytes - heapster_memory_resident_beyond_heap_bytes",
     );
@@ -131,11 +104,13 @@ fn fragmentation_keeps_resident_memory_up_while_the_heap_falls_back() {
 
     // The recording rule, evaluated by the real Prometheus: well under half of the resident
     // memory is live heap after fragmentation, though at the heap's highest point it was more.
-    let ratio = prometheus.wait(
+    let ratio = wait(
+        &prometheus,
         "the ratio rule to fall",
         "instance:heapster_memory_used_per_resident:ratio < 0.5",
     );
-    let highest = prometheus.wait(
+    let highest = wait(
+        &prometheus,
         "the ratio rule's highest value",
         &format!("max_over_time(instance:heapster_memory_used_per_resident:ratio{window})"),
     );
