@@ -61,6 +61,14 @@
 //! came by scrape or through an OpenTelemetry collector. The full list, with each metric's
 //! definition, is [`catalog::METRICS`] (and the README's table).
 //!
+//! Beside the heap, each sample carries the process's resident and virtual memory
+//! ([`ProcessMemory`], Linux; absent elsewhere, never estimated), exported as OpenTelemetry's
+//! `process.memory.usage` and `process.memory.virtual`, with the gap
+//! `heapster_memory_resident_beyond_heap_bytes`. Their Prometheus names are under the namespace
+//! by default (`heapster_process_memory_usage_bytes`), so that a process collector in the same
+//! scrape never collides with them; [`Config::with_process_memory`] picks the exact
+//! OpenTelemetry translation or turns them off (see [`catalog::Scope::Process`]).
+//!
 //! Histograms have a classic form with a fixed set of `le` bounds, powers of two from 8 B to
 //! 1 GiB by default (sizes up to 8 B fold into the first, larger than 1 GiB into `+Inf`), and
 //! a native form (schema 0, all 64 buckets in one series) that Prometheus receives when it
