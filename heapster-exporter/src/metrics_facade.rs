@@ -9,8 +9,8 @@
 //! - Up-down counters and gauges: [`Gauge::set`](metrics::Gauge::set), exact up to 2^53 (8 PiB).
 //! - Size histograms: **one cumulative counter per bucket bound**, `<histogram>_bucket_total`
 //!   with an `le` label (every power of two from the lowest to the highest bound, and `+Inf`),
-//!   each set with `absolute`. These are the same series as the OpenTelemetry side's
-//!   [bucket counters](crate::otel::OtelInstruments::with_bucket_counters), so the dashboards'
+//!   each set with `absolute`. These are the same series as the OpenTelemetry side's bucket
+//!   counters (`OtelInstruments::with_bucket_counters`, feature `otel`), so the dashboards'
 //!   bucket-counter queries read them unchanged. The histogram's sum is the `allocated` (or
 //!   `reallocated`) counter and its count the `+Inf` bucket.
 //!
@@ -60,9 +60,8 @@ static METADATA: Metadata<'static> =
 /// See the [module docs](self) for how each instrument goes out and why it stays exact.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use heapster::Stats;
-/// use heapster_exporter::{MetricsPublisher, Sampler};
+/// use heapster_exporter::MetricsPublisher;
 /// use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 ///
 /// let mut stats = Stats::new();
