@@ -21,6 +21,9 @@ OUT = Path(__file__).with_name("heapster.json")
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = '{job=~"$job", instance=~"$instance"}'
 RI = "$__rate_interval"
+# Resident memory under either Prometheus name heapster-exporter can give it: under the namespace
+# (the default, apart from process collectors) or the OpenTelemetry translation.
+RESIDENT = f"heapster_process_memory_usage_bytes{SEL} or process_memory_usage_bytes{SEL}"
 
 
 def rate(metric, by=None):
@@ -273,6 +276,38 @@ LAYOUT = [
         ),
         min0=True,
     ), 12, 8),
+    row("Heap vs resident memory"),
+    (timeseries(
+        "Heap vs resident",
+        "The process's resident memory beside its live heap; the gap is resident memory that is not live heap (freed pages the allocator keeps, fragmentation, stacks, code, mapped files). Linux only.",
+        "bytes",
+        targets(
+            (f"sum by (instance) ({RESIDENT})", "{{instance}} resident"),
+            (f"sum by (instance) (heapster_memory_used_bytes{SEL})", "{{instance}} live heap"),
+            (f"sum by (instance) (heapster_memory_resident_beyond_heap_bytes{SEL})", "{{instance}} resident, not heap"),
+        ),
+        min0=True,
+    ), 12, 8),
+    (timeseries(
+        "Share of resident memory in live blocks",
+        "Live heap divided by resident memory: near 100% the heap explains the memory; falling while resident stays up means freed memory the allocator keeps or fragmentation (may exceed 100%: heap never written is not resident).",
+        "percentunit",
+        targets((
+            f"sum by (instance) (heapster_memory_used_bytes{SEL}) / sum by (instance) ({RESIDENT})",
+            "{{instance}}",
+        )),
+        min0=True,
+    ), 6, 8),
+    (timeseries(
+        "Virtual memory",
+        "Every mapping of the process, resident or not (process.memory.virtual); large and mostly untouched is normal, a steady climb is a leak of mappings.",
+        "bytes",
+        targets((
+            f"sum by (instance) (heapster_process_memory_virtual_bytes{SEL} or process_memory_virtual_bytes{SEL})",
+            "{{instance}}",
+        )),
+        min0=True,
+    ), 6, 8),
     row("Allocation sizes"),
     (heatmap(
         "Allocation size distribution",

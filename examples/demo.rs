@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p heapster-examples --example demo -- [--port PORT] [--duration SECS]
-//!     [--every SECS] [--leak] [--failures]
+//!     [--every SECS] [--leak] [--failures] [--fragment]
 //! ```
 //!
 //! Two worker threads handle fake requests: small strings and header maps, bodies grown by
@@ -17,6 +17,12 @@
 //!   about 50 KiB per second. The dashboard's live heap and live allocations climb steadily.
 //! - `--failures` adds, every 5 s, an oversized request that the allocator refuses, handled
 //!   with `try_reserve`: the failures panel and the `HeapsterAllocationFailures` alert see it.
+//! - `--fragment` fills 64 MiB with small blocks (64 to 512 bytes) over the first 8 s, then
+//!   frees 15 of every 16. The heap drops back, but every page still holds a live block, so
+//!   the allocator can return none of them: resident memory stays up. The dashboard's "Heap vs
+//!   resident" panel shows the two apart, `heapster_memory_resident_beyond_heap_bytes` the gap.
+//!
+//! Each report also prints the process's resident memory (Linux) beside the live heap.
 
 use std::alloc::System;
 use std::collections::{HashMap, VecDeque};
@@ -29,13 +35,13 @@ use std::time::{Duration, Instant};
 
 use fastrand::Rng;
 use heapster::{Heapster, Stats};
-use heapster_exporter::ExporterBuilder;
+use heapster_exporter::{ExporterBuilder, ProcessMemory};
 
 #[global_allocator]
 static GLOBAL: Heapster<System> = Heapster::new(System);
 
 const USAGE: &str =
-    "usage: demo [--port PORT] [--duration SECS] [--every SECS] [--leak] [--failures]";
+    "usage: demo [--port PORT] [--duration SECS] [--every SECS] [--leak] [--failures] [--fragment]";
 
 #[path = "cli.rs"]
 mod cli;
@@ -45,16 +51,19 @@ struct Args {
     every: Duration,
     leak: bool,
     failures: bool,
+    fragment: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let (mut every, mut leak, mut failures) = (Duration::from_secs(5), false, false);
+    let mut fragment = false;
     let default_port = ExporterBuilder::DEFAULT_LISTEN_ADDR.port();
     let common = cli::parse_args(USAGE, default_port, |flag, value| {
         match flag {
             "--every" => every = cli::seconds(flag, &value()?)?.max(Duration::from_millis(100)),
             "--leak" => leak = true,
             "--failures" => failures = true,
+            "--fragment" => fragment = true,
             _ => return Ok(false),
         }
         Ok(true)
@@ -64,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
         every,
         leak,
         failures,
+        fragment,
     })
 }
 
@@ -173,6 +183,47 @@ fn worker(shared: &Shared, seed: u64) {
     }
 }
 
+/// With `--fragment`: bytes filled with small blocks, over this many one-second rounds, of
+/// which one block in `KEEP_EVERY` stays live.
+const FRAGMENT_BYTES: usize = 64 << 20;
+const FRAGMENT_ROUNDS: usize = 8;
+const KEEP_EVERY: usize = 16;
+
+/// With `--fragment`: fills `FRAGMENT_BYTES` with small blocks, then frees all but one in
+/// `KEEP_EVERY`, in allocation order, so that every page keeps a live block and stays resident.
+/// Runs on a thread of its own, so its blocks share an allocator arena that nobody else refills.
+fn fragmenter(shared: &Shared) {
+    let mut rng = Rng::with_seed(0x0123_4567_89ab_cdef);
+    let mut blocks: Vec<Box<[u8]>> = Vec::new();
+    for _ in 0..FRAGMENT_ROUNDS {
+        let mut filled = 0;
+        while filled < FRAGMENT_BYTES / FRAGMENT_ROUNDS {
+            let size = size(&mut rng, 64, 512);
+            // Written, so that its pages are resident.
+            blocks.push(vec![0xa5u8; size].into_boxed_slice());
+            filled += size;
+        }
+        if sleep_unless_stopped(shared, Duration::from_secs(1)) {
+            return;
+        }
+    }
+    let kept: Vec<Box<[u8]>> = blocks.into_iter().step_by(KEEP_EVERY).collect();
+    println!(
+        "fragmented: kept {} of the small blocks, {:.1} MiB live in {:.0} MiB of pages",
+        kept.len(),
+        mib(kept.iter().map(|b| b.len() as u64).sum()),
+        mib(FRAGMENT_BYTES as u64)
+    );
+    while !sleep_unless_stopped(shared, Duration::from_millis(100)) {}
+    std::hint::black_box(&kept);
+}
+
+/// Sleeps for `d`; `true` if the demo is stopping.
+fn sleep_unless_stopped(shared: &Shared, d: Duration) -> bool {
+    std::thread::sleep(d);
+    shared.stop.load(Ordering::Relaxed)
+}
+
 fn per_second(n: u64, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64().max(1e-9)
 }
@@ -198,6 +249,15 @@ fn print_report(url: &str, started: Instant, last: &mut (Instant, Stats), count:
         mib(diff.allocated_bytes) / elapsed.as_secs_f64().max(1e-9),
         per_second(diff.reallocations(), elapsed),
     );
+    match ProcessMemory::read() {
+        Ok(memory) => println!(
+            "resident {:.1} MiB, live heap {:.1} MiB, resident beyond the heap {:.1} MiB",
+            mib(memory.resident_bytes),
+            mib(stats.live_bytes()),
+            mib(memory.resident_beyond_heap(stats.live_bytes())),
+        ),
+        Err(e) => println!("resident memory: not available here ({e})"),
+    }
     let report = stats.to_string();
     *count += 1;
     if count.is_multiple_of(FULL_REPORT_EVERY) {
@@ -235,7 +295,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The first line is the URL alone, for scripts and tests.
     println!("{url}");
     println!(
-        "heapster demo: serving metrics at {url}; {}{}{}",
+        "heapster demo: serving metrics at {url}; {}{}{}{}",
         match args.common.duration {
             Some(d) => format!("stopping after {} s or on Ctrl-C", d.as_secs_f64()),
             None => "Ctrl-C stops".to_owned(),
@@ -247,6 +307,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         if args.failures {
             "; with refused allocations (--failures)"
+        } else {
+            ""
+        },
+        if args.fragment {
+            "; fragmenting 64 MiB of small blocks (--fragment)"
         } else {
             ""
         },
@@ -265,6 +330,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::thread::spawn(move || worker(&shared, 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i)))
         })
         .collect();
+    let fragmenter = args.fragment.then(|| {
+        let shared = Arc::clone(&shared);
+        std::thread::spawn(move || fragmenter(&shared))
+    });
 
     let started = Instant::now();
     let mut last = (started, GLOBAL.stats());
@@ -279,7 +348,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
 
     shared.stop.store(true, Ordering::Relaxed);
-    for worker in workers {
+    for worker in workers.into_iter().chain(fragmenter) {
         worker.join().map_err(|_| "a worker panicked")?;
     }
     handle.shutdown()?;

@@ -8,14 +8,29 @@ use heapster_dashboards::{
     DASHBOARD_JSON, Origin, Query, RULES_YAML, Variables, dashboard_panels, dashboard_queries,
     dashboard_variables, metric_names, rules, selectors, variable_query,
 };
-use heapster_exporter::catalog::{DEFAULT_NAMESPACE, Instrument, METRICS};
+use heapster_exporter::catalog::{
+    DEFAULT_NAMESPACE, Instrument, METRICS, ProcessMemoryNames, Scope,
+};
 use heapster_exporter::naming::otel_to_prometheus;
 
-/// The Prometheus names of the catalog, with their instrument.
+/// The Prometheus names of the catalog, with their instrument: a process metric under both
+/// names heapster-exporter can give it (namespaced, the default, and the OpenTelemetry
+/// translation), so that every panel must read either.
 fn catalog() -> BTreeMap<String, Instrument> {
     METRICS
         .iter()
-        .map(|m| (m.full_prometheus_name(DEFAULT_NAMESPACE), m.instrument))
+        .flat_map(|m| {
+            [
+                ProcessMemoryNames::Namespaced,
+                ProcessMemoryNames::OpenTelemetry,
+            ]
+            .map(|names| {
+                (
+                    m.full_prometheus_name_with(DEFAULT_NAMESPACE, names),
+                    m.instrument,
+                )
+            })
+        })
         .collect()
 }
 
@@ -91,7 +106,12 @@ fn recorded_names() -> BTreeSet<String> {
 #[test]
 fn every_metric_used_exists() {
     let catalog = catalog();
-    assert_eq!(catalog.len(), METRICS.len(), "duplicate Prometheus names");
+    let process = METRICS.iter().filter(|m| m.scope == Scope::Process).count();
+    assert_eq!(
+        catalog.len(),
+        METRICS.len() + process,
+        "duplicate Prometheus names"
+    );
     let recorded = recorded_names();
     let mut checked = 0;
     for query in all_queries() {

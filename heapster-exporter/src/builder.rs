@@ -271,4 +271,13 @@ impl ExporterParts {
         crate::otel::OtelInstruments::from_sampler(Arc::clone(&self.sampler))
             .with_config(self.config.clone())
     }
+
+    /// A publisher to the `metrics` facade's recorder that reads the same sampler with the
+    /// same [`Config`], so every path serves the same samples and names.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_publisher(&self) -> crate::MetricsPublisher {
+        crate::MetricsPublisher::from_sampler(Arc::clone(&self.sampler))
+            .with_config(self.config.clone())
+    }
 }

@@ -70,16 +70,21 @@ impl Unit {
 pub enum Read {
     /// A counter or gauge value.
     Value(fn(&Sample) -> u64),
+    /// A gauge of the process's memory ([`Sample::process`]): `None` where the platform does
+    /// not report it, and then the series is left out, never faked.
+    Process(fn(&Sample) -> Option<u64>),
     /// A size histogram.
     Histogram(fn(&Sample) -> &Histogram),
 }
 
 impl Read {
-    /// The value of a [`Value`](Self::Value) read, `None` for a histogram read.
+    /// The value of a [`Value`](Self::Value) or [`Process`](Self::Process) read (`None` for
+    /// process memory the sample does not have), `None` for a histogram read.
     #[must_use]
     pub fn value(self, sample: &Sample) -> Option<u64> {
         match self {
             Self::Value(read) => Some(read(sample)),
+            Self::Process(read) => read(sample),
             Self::Histogram(_) => None,
         }
     }
@@ -89,9 +94,46 @@ impl Read {
     pub fn histogram(self, sample: &Sample) -> Option<&Histogram> {
         match self {
             Self::Histogram(read) => Some(read(sample)),
-            Self::Value(_) => None,
+            Self::Value(_) | Self::Process(_) => None,
         }
     }
+}
+
+/// Whose name a metric carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// heapster's own: both names under the namespace (`heapster.memory.used`,
+    /// `heapster_memory_used_bytes`).
+    Heap,
+    /// The process's, named by OpenTelemetry's semantic conventions (`process.memory.usage`):
+    /// never under the namespace on the OpenTelemetry side, where the instrumentation scope
+    /// tells whose it is. Prometheus has no such scope, and process collectors already export
+    /// `process_resident_memory_bytes` (client_golang and its ports) or
+    /// `process_memory_usage_bytes` (another OpenTelemetry instrumentation, translated): two
+    /// collectors emitting one series break a scrape. So the Prometheus name is under the
+    /// namespace by default (`heapster_process_memory_usage_bytes`, which collides with
+    /// nothing), and the exact OpenTelemetry translation on request: see
+    /// [`ProcessMemoryNames`].
+    Process,
+}
+
+/// How the process-memory metrics ([`Scope::Process`]) are named on the Prometheus side, set
+/// with [`Config::with_process_memory`](crate::Config::with_process_memory).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ProcessMemoryNames {
+    /// `heapster_process_memory_usage_bytes`, `heapster_process_memory_virtual_bytes`: under
+    /// the namespace, so they never collide with a process collector's series in the same
+    /// scrape. The default.
+    #[default]
+    Namespaced,
+    /// `process_memory_usage_bytes`, `process_memory_virtual_bytes`: exactly what an
+    /// OpenTelemetry collector makes of `process.memory.usage` and `process.memory.virtual`,
+    /// so data that came by scrape and through a collector share one name. Collides with any
+    /// other exporter of those OpenTelemetry metrics in the same scrape.
+    OpenTelemetry,
+    /// Not exported, nor `heapster_memory_resident_beyond_heap_bytes` (Prometheus and the
+    /// `metrics` facade; OpenTelemetry instruments always carry them).
+    Off,
 }
 
 /// One series of a metric: its attribute value (if the metric has an attribute) and its read.
@@ -118,28 +160,68 @@ pub struct Metric {
     pub attribute: Option<&'static str>,
     /// The series, one per attribute value (or exactly one without an attribute).
     pub series: &'static [Series],
+    /// Whose name it carries: heapster's, or the process's (see [`Scope`]).
+    pub scope: Scope,
 }
 
 impl Metric {
-    /// The full OpenTelemetry name under `namespace`, e.g. `heapster.memory.used`.
+    /// The full OpenTelemetry name under `namespace`, e.g. `heapster.memory.used`; a
+    /// [`Scope::Process`] metric's name is never under the namespace (`process.memory.usage`).
     #[must_use]
     pub fn full_otel_name(&self, namespace: &str) -> String {
-        join(namespace, '.', self.otel_name)
+        match self.scope {
+            Scope::Heap => join(namespace, '.', self.otel_name),
+            Scope::Process => self.otel_name.to_owned(),
+        }
+    }
+
+    /// Whether the metric reads the process's memory (and is absent without it).
+    #[must_use]
+    pub fn reads_process(&self) -> bool {
+        self.series
+            .iter()
+            .any(|s| matches!(s.read, Read::Process(_)))
+    }
+
+    /// Whether the metric is exported with `names`: every metric, except those that read the
+    /// process's memory when they are [`Off`](ProcessMemoryNames::Off).
+    #[must_use]
+    pub fn is_exported(&self, names: ProcessMemoryNames) -> bool {
+        names != ProcessMemoryNames::Off || !self.reads_process()
     }
 
     /// The Prometheus name under `namespace` without unit or `_total`, as `prometheus-client`
     /// takes it (it appends them): the OpenTelemetry name with `_` for `.`, e.g.
-    /// `heapster_memory_used`.
+    /// `heapster_memory_used`, and process metrics with the default
+    /// [`ProcessMemoryNames::Namespaced`] (`heapster_process_memory_usage`).
     #[must_use]
     pub fn prometheus_name(&self, namespace: &str) -> String {
-        join(namespace, '_', &self.otel_name.replace('.', "_"))
+        self.prometheus_name_with(namespace, ProcessMemoryNames::Namespaced)
+    }
+
+    /// [`prometheus_name`](Self::prometheus_name) with process metrics named by `names`.
+    #[must_use]
+    pub fn prometheus_name_with(&self, namespace: &str, names: ProcessMemoryNames) -> String {
+        let base = self.otel_name.replace('.', "_");
+        match (self.scope, names) {
+            (Scope::Process, ProcessMemoryNames::OpenTelemetry) => base,
+            _ => join(namespace, '_', &base),
+        }
     }
 
     /// The Prometheus metric family name under `namespace` as a scrape shows it, e.g.
-    /// `heapster_memory_used_bytes` or `heapster_allocations_total`.
+    /// `heapster_memory_used_bytes` or `heapster_allocations_total` (process metrics with the
+    /// default [`ProcessMemoryNames::Namespaced`]).
     #[must_use]
     pub fn full_prometheus_name(&self, namespace: &str) -> String {
-        let mut name = self.prometheus_name(namespace);
+        self.full_prometheus_name_with(namespace, ProcessMemoryNames::Namespaced)
+    }
+
+    /// [`full_prometheus_name`](Self::full_prometheus_name) with process metrics named by
+    /// `names`.
+    #[must_use]
+    pub fn full_prometheus_name_with(&self, namespace: &str, names: ProcessMemoryNames) -> String {
+        let mut name = self.prometheus_name_with(namespace, names);
         if let Some(unit) = self.unit.prometheus() {
             name.push('_');
             name.push_str(unit);
@@ -173,7 +255,9 @@ const fn labelled(value: &'static str, read: Read) -> Series {
     }
 }
 
-/// Every exported metric, in exposition order. DESIGN §5 of the project fixes the names.
+/// Every exported metric, in exposition order. DESIGN §5 of the project fixes the heap
+/// metrics' names; the process metrics follow OpenTelemetry's semantic conventions (see
+/// [`Scope::Process`] for their Prometheus names).
 pub static METRICS: &[Metric] = &[
     Metric {
         otel_name: "allocations",
@@ -182,6 +266,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.allocations))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "allocated",
@@ -190,6 +275,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.allocated_bytes))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "deallocations",
@@ -198,6 +284,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.deallocations))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "deallocated",
@@ -206,6 +293,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.deallocated_bytes))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "reallocations",
@@ -225,6 +313,7 @@ pub static METRICS: &[Metric] = &[
             labelled("moved", Read::Value(|s| s.stats.realloc_moved)),
             labelled("unchanged", Read::Value(|s| s.stats.realloc_unchanged)),
         ],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "reallocated",
@@ -236,6 +325,7 @@ pub static METRICS: &[Metric] = &[
             labelled("grow", Read::Value(|s| s.stats.realloc_grown_bytes)),
             labelled("shrink", Read::Value(|s| s.stats.realloc_shrunk_bytes)),
         ],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "reallocation.moved",
@@ -244,6 +334,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Counter,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.realloc_moved_bytes))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "failures",
@@ -255,6 +346,7 @@ pub static METRICS: &[Metric] = &[
             labelled("alloc", Read::Value(|s| s.stats.alloc_failures)),
             labelled("realloc", Read::Value(|s| s.stats.realloc_failures)),
         ],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "memory.used",
@@ -263,6 +355,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::UpDownCounter,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.live_bytes()))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "allocations.active",
@@ -271,6 +364,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::UpDownCounter,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.live_allocations()))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "memory.peak",
@@ -279,6 +373,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Gauge,
         attribute: None,
         series: &[one(Read::Value(|s| s.stats.peak_bytes))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "memory.interval_peak",
@@ -287,6 +382,37 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Gauge,
         attribute: None,
         series: &[one(Read::Value(|s| s.interval_peak))],
+        scope: Scope::Heap,
+    },
+    Metric {
+        otel_name: "process.memory.usage",
+        help: "Resident memory of the process when the sample was taken (Linux: resident pages in /proc/self/statm times the page size): live heap, freed heap pages the allocator keeps, thread stacks, code and mapped files. Absent where the platform does not report it.",
+        unit: Unit::Bytes,
+        instrument: Instrument::UpDownCounter,
+        attribute: None,
+        series: &[one(Read::Process(|s| s.process.map(|p| p.resident_bytes)))],
+        scope: Scope::Process,
+    },
+    Metric {
+        otel_name: "process.memory.virtual",
+        help: "Virtual memory of the process when the sample was taken (Linux: size in /proc/self/statm times the page size): every mapping, resident or not. Absent where the platform does not report it.",
+        unit: Unit::Bytes,
+        instrument: Instrument::UpDownCounter,
+        attribute: None,
+        series: &[one(Read::Process(|s| s.process.map(|p| p.virtual_bytes)))],
+        scope: Scope::Process,
+    },
+    Metric {
+        otel_name: "memory.resident_beyond_heap",
+        help: "Resident memory that is not live heap: process.memory.usage - memory.used from the same sample, 0 when the heap is larger (heap pages never written are not resident). Freed blocks whose pages the allocator keeps, fragmentation, thread stacks, code and mapped files. Absent where the platform does not report resident memory.",
+        unit: Unit::Bytes,
+        instrument: Instrument::Gauge,
+        attribute: None,
+        series: &[one(Read::Process(|s| {
+            s.process
+                .map(|p| p.resident_beyond_heap(s.stats.live_bytes()))
+        }))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "allocation.size",
@@ -295,6 +421,7 @@ pub static METRICS: &[Metric] = &[
         instrument: Instrument::Histogram,
         attribute: None,
         series: &[one(Read::Histogram(|s| &s.stats.allocation_sizes))],
+        scope: Scope::Heap,
     },
     Metric {
         otel_name: "reallocation.size_change",
@@ -306,6 +433,7 @@ pub static METRICS: &[Metric] = &[
             labelled("grow", Read::Histogram(|s| &s.stats.realloc_grow_sizes)),
             labelled("shrink", Read::Histogram(|s| &s.stats.realloc_shrink_sizes)),
         ],
+        scope: Scope::Heap,
     },
 ];
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use heapster::Histogram;
 
-use crate::catalog::{DEFAULT_NAMESPACE, METRICS};
+use crate::catalog::{DEFAULT_NAMESPACE, METRICS, ProcessMemoryNames};
 use crate::error::Error;
 
 /// The settings that Prometheus and OpenTelemetry share: the namespace of every name, the
@@ -32,6 +32,7 @@ pub struct Config {
     bounds: Bounds,
     constant_labels: Arc<[(String, String)]>,
     native_histograms: bool,
+    process_memory: ProcessMemoryNames,
 }
 
 /// The classic bucket bounds `le = 2^lowest ..= 2^highest`, then `+Inf`.
@@ -65,6 +66,7 @@ impl Config {
             },
             constant_labels: Arc::from([]),
             native_histograms: true,
+            process_memory: ProcessMemoryNames::Namespaced,
         }
     }
 
@@ -142,6 +144,19 @@ impl Config {
         self
     }
 
+    /// How the process-memory metrics are named on the Prometheus side (and through the
+    /// `metrics` facade), or [`Off`](ProcessMemoryNames::Off). The default,
+    /// [`Namespaced`](ProcessMemoryNames::Namespaced) (`heapster_process_memory_usage_bytes`),
+    /// never collides with a process collector in the same scrape;
+    /// [`OpenTelemetry`](ProcessMemoryNames::OpenTelemetry) (`process_memory_usage_bytes`) is
+    /// what a collector makes of the OpenTelemetry side's `process.memory.usage`. See
+    /// [`Scope::Process`](crate::catalog::Scope::Process) for the reasons.
+    #[must_use]
+    pub fn with_process_memory(mut self, names: ProcessMemoryNames) -> Self {
+        self.process_memory = names;
+        self
+    }
+
     /// The namespace of every name.
     #[must_use]
     pub fn namespace(&self) -> &str {
@@ -164,6 +179,13 @@ impl Config {
     #[must_use]
     pub fn native_histograms(&self) -> bool {
         self.native_histograms
+    }
+
+    /// How the process-memory metrics are named (see
+    /// [`with_process_memory`](Self::with_process_memory)).
+    #[must_use]
+    pub fn process_memory(&self) -> ProcessMemoryNames {
+        self.process_memory
     }
 
     #[cfg_attr(not(any(feature = "prometheus", feature = "otel")), allow(dead_code))]

@@ -44,6 +44,8 @@
 //! | [`Renderer`], [`Format`], [`Negotiated`] | a scrape in OpenMetrics, text 0.0.4 or protobuf, no I/O; the format and exact `Content-Type` for an `Accept` header | your own transport |
 //! | [`MetricsHandler`], [`serve`], [`HttpLimits`] | `GET`/`HEAD` with content negotiation, at whatever path it is mounted, within bounded connections | your own hyper or axum server |
 //! | [`otel::OtelInstruments`], [`otel::OtlpExporter`] | instruments on your `Meter`; OTLP with exponential histograms (feature `otel`) | your OpenTelemetry pipeline |
+//! | [`MetricsPublisher`] | every metric published to the `metrics` facade's recorder (feature `metrics`) | services that report through metrics-exporter-prometheus, statsd, ... |
+//! | [`ProcessMemory`] | the process's resident and virtual memory (Linux `/proc/self/statm`) | heap against resident memory |
 //! | [`ExporterBuilder`] | [`install`](ExporterBuilder::install) it all ([`ExporterHandle`]), or [`build`](ExporterBuilder::build) the [`ExporterParts`] | the one-line setup |
 //!
 //! Names follow one pattern, metrics-exporter-prometheus's: a builder is the entry point
@@ -58,6 +60,14 @@
 //! OpenTelemetry-to-Prometheus translation makes of them, so a dashboard works with data that
 //! came by scrape or through an OpenTelemetry collector. The full list, with each metric's
 //! definition, is [`catalog::METRICS`] (and the README's table).
+//!
+//! Beside the heap, each sample carries the process's resident and virtual memory
+//! ([`ProcessMemory`], Linux; absent elsewhere, never estimated), exported as OpenTelemetry's
+//! `process.memory.usage` and `process.memory.virtual`, with the gap
+//! `heapster_memory_resident_beyond_heap_bytes`. Their Prometheus names are under the namespace
+//! by default (`heapster_process_memory_usage_bytes`), so that a process collector in the same
+//! scrape never collides with them; [`Config::with_process_memory`] picks the exact
+//! OpenTelemetry translation or turns them off (see [`catalog::Scope::Process`]).
 //!
 //! Histograms have a classic form with a fixed set of `le` bounds, powers of two from 8 B to
 //! 1 GiB by default (sizes up to 8 B fold into the first, larger than 1 GiB into `+Inf`), and
@@ -80,9 +90,9 @@
 //!
 //! A sample never allocates. Rendering a scrape allocates the same amount every time once
 //! warmed up, measured with heapster itself (`tests/allocations.rs`, which fails if that stops
-//! being true): as Prometheus text 0.0.4 or OpenMetrics, 2 blocks of about 22 KiB together (the
+//! being true): as Prometheus text 0.0.4 or OpenMetrics, 2 blocks of 23 to 25 KiB together (the
 //! output buffer, sized from the previous scrape, and `prometheus-client`'s 8 KiB staging
-//! buffer); as protobuf, 1 block of about 6 KiB (the output buffer: heapster's own encoder
+//! buffer); as protobuf, 1 block of about 7 KiB (the output buffer: heapster's own encoder
 //! writes the wire format directly). Serving over HTTP adds about 18 KiB per open connection,
 //! for at most 64 connections by default (see [`HttpLimits`]).
 //!
@@ -97,6 +107,7 @@
 //! | `log` | no | a warning through the `log` facade when the sampled allocator has counted nothing at all, the likely missing `#[global_allocator]` (see [`Source`]) |
 //! | `tokio` | with `http` | [`Sampler::run`], the sampling loop |
 //! | `otel` | no | [`otel`]: instruments on your OpenTelemetry `Meter`, and an OTLP/HTTP exporter with native exponential histograms |
+//! | `metrics` | no | [`MetricsPublisher`]: the catalog published to the [`metrics`](https://docs.rs/metrics) facade's recorder, size histograms as exact per-bucket counters |
 //!
 //! Without features the crate still has the [`catalog`] and the [`Sampler`].
 
@@ -115,6 +126,9 @@ mod exposition;
 mod handle;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics_facade;
 pub mod naming;
 #[cfg(feature = "prometheus")]
 mod negotiation;
@@ -123,6 +137,7 @@ mod openmetrics;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
+mod process_memory;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 #[cfg(feature = "protobuf")]
@@ -137,6 +152,10 @@ pub use crate::builder::HeapsterExporterBuilder;
 pub use crate::builder::{ExporterBuilder, ExporterParts};
 pub use crate::config::Config;
 pub use crate::error::Error;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use crate::metrics_facade::{MetricsPublisher, PublisherThread};
+pub use crate::process_memory::ProcessMemory;
 pub use crate::sampler::{Sample, Sampler};
 pub use crate::source::Source;
 #[cfg(feature = "prometheus")]

@@ -6,7 +6,9 @@ use crate::catalog::Instrument;
 /// Prometheus exporter does it for heapster's names): dots to `_`, unit `By` to the suffix
 /// `_bytes`, `{...}` annotations dropped, `_total` on monotonic counters. Every
 /// [`Metric::full_prometheus_name`](crate::catalog::Metric::full_prometheus_name) is this
-/// translation of its OpenTelemetry name, so one dashboard serves both paths.
+/// translation of its OpenTelemetry name, so one dashboard serves both paths; the process
+/// metrics are with [`ProcessMemoryNames::OpenTelemetry`](crate::catalog::ProcessMemoryNames)
+/// only (by default they are under the namespace, apart from process collectors).
 ///
 /// ```
 /// use heapster_exporter::catalog::Instrument;
@@ -35,7 +37,7 @@ pub fn otel_to_prometheus(otel_name: &str, ucum_unit: &str, instrument: Instrume
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{DEFAULT_NAMESPACE, METRICS};
+    use crate::catalog::{DEFAULT_NAMESPACE, METRICS, ProcessMemoryNames, Scope};
 
     #[test]
     fn translation_rules() {
@@ -58,8 +60,14 @@ mod tests {
                 metric.unit.ucum(),
                 metric.instrument,
             );
+            // Process metrics: exactly with `ProcessMemoryNames::OpenTelemetry`; by default
+            // they are under the namespace, apart from process collectors.
+            let names = match metric.scope {
+                Scope::Heap => ProcessMemoryNames::Namespaced,
+                Scope::Process => ProcessMemoryNames::OpenTelemetry,
+            };
             assert_eq!(
-                metric.full_prometheus_name(DEFAULT_NAMESPACE),
+                metric.full_prometheus_name_with(DEFAULT_NAMESPACE, names),
                 translated,
                 "{}",
                 metric.otel_name

@@ -8,7 +8,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit as PromUnit};
 
-use crate::catalog::{Instrument, METRICS, Read, Unit};
+use crate::catalog::{Instrument, METRICS, Metric, Read, Unit};
 use crate::config::Config;
 use crate::sampler::{Sample, Sampler};
 
@@ -55,7 +55,7 @@ impl PrometheusCollector {
         let config = Config::new();
         Self {
             sampler,
-            names: names(config.namespace()),
+            names: names(&config),
             config,
         }
     }
@@ -63,7 +63,7 @@ impl PrometheusCollector {
     /// Uses `config`'s namespace, bounds, constant labels and native-histogram setting.
     #[must_use]
     pub fn with_config(mut self, config: Config) -> Self {
-        self.names = names(config.namespace());
+        self.names = names(&config);
         self.config = config;
         self
     }
@@ -91,6 +91,9 @@ impl PrometheusCollector {
         let bytes = PromUnit::Bytes;
         let constant = self.config.constant_labels();
         for (metric, name) in METRICS.iter().zip(self.names.iter()) {
+            if !self.exports(metric, sample) {
+                continue;
+            }
             let unit = match metric.unit {
                 Unit::Bytes => Some(&bytes),
                 Unit::Count(_) => None,
@@ -174,6 +177,13 @@ impl PrometheusCollector {
         encoder.encode_histogram::<NoLabelSet>(sum, count, classic, None)
     }
 
+    /// Whether `metric` is in the exposition of `sample`: process memory that is turned off,
+    /// or that the platform does not report, is left out, family and all, never shown as 0.
+    pub(crate) fn exports(&self, metric: &Metric, sample: &Sample) -> bool {
+        metric.is_exported(self.config.process_memory())
+            && (!metric.reads_process() || sample.process.is_some())
+    }
+
     /// The family name of `METRICS[index]` under the namespace, without unit or `_total`.
     #[cfg(feature = "protobuf")]
     pub(crate) fn base_name(&self, index: usize) -> &str {
@@ -207,10 +217,10 @@ pub(crate) fn as_f64(bound: u64) -> f64 {
 }
 
 /// `namespace_base` for each entry of `METRICS`, in order.
-fn names(namespace: &str) -> Arc<[String]> {
+fn names(config: &Config) -> Arc<[String]> {
     METRICS
         .iter()
-        .map(|m| m.prometheus_name(namespace))
+        .map(|m| m.prometheus_name_with(config.namespace(), config.process_memory()))
         .collect()
 }
 

@@ -65,7 +65,9 @@ pub(crate) fn encode(
 ) {
     let mut w = Writer { out };
     for (index, metric) in METRICS.iter().enumerate() {
-        w.length_delimited(|w| family(w, collector, index, metric, sample, created));
+        if collector.exports(metric, sample) {
+            w.length_delimited(|w| family(w, collector, index, metric, sample, created));
+        }
     }
 }
 

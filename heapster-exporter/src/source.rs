@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use heapster::{Heapster, Stats};
 
+use crate::process_memory::ProcessMemory;
+
 /// Something that can be sampled: usually `&'static Heapster<A>`, the global allocator.
 ///
 /// Implemented for [`Heapster`], for `&'static` references and [`Arc`]s of a source, and for a
@@ -38,6 +40,13 @@ pub trait Source: Send + Sync + 'static {
     /// The highest live-bytes value since the previous call, restarting the interval. Called
     /// right after [`stats`](Self::stats) on each sample, by one sampler only.
     fn take_interval_peak(&self) -> u64;
+
+    /// The process's resident and virtual memory, read right after the heap counters; `None`
+    /// where the platform does not report it. By default [`ProcessMemory::read`], which never
+    /// allocates.
+    fn process_memory(&self) -> Option<ProcessMemory> {
+        ProcessMemory::read().ok()
+    }
 }
 
 impl<A: Send + Sync + 'static> Source for Heapster<A> {
@@ -58,6 +67,10 @@ impl<S: Source + ?Sized> Source for &'static S {
     fn take_interval_peak(&self) -> u64 {
         (**self).take_interval_peak()
     }
+
+    fn process_memory(&self) -> Option<ProcessMemory> {
+        (**self).process_memory()
+    }
 }
 
 impl<S: Source + ?Sized> Source for Arc<S> {
@@ -68,10 +81,15 @@ impl<S: Source + ?Sized> Source for Arc<S> {
     fn take_interval_peak(&self) -> u64 {
         (**self).take_interval_peak()
     }
+
+    fn process_memory(&self) -> Option<ProcessMemory> {
+        (**self).process_memory()
+    }
 }
 
-/// A fixed snapshot: every sample is this value, and its interval peak is
-/// [`peak_bytes`](Stats::peak_bytes).
+/// A fixed snapshot: every sample is this value, its interval peak is
+/// [`peak_bytes`](Stats::peak_bytes), and it has no process memory (so output rendered from it
+/// is the same on every machine).
 impl Source for Stats {
     fn stats(&self) -> Stats {
         *self
@@ -79,6 +97,26 @@ impl Source for Stats {
 
     fn take_interval_peak(&self) -> u64 {
         self.peak_bytes
+    }
+
+    fn process_memory(&self) -> Option<ProcessMemory> {
+        None
+    }
+}
+
+/// A fixed snapshot with fixed process memory: like [`Stats`] alone, and every sample has this
+/// [`ProcessMemory`] (tests, golden files).
+impl Source for (Stats, ProcessMemory) {
+    fn stats(&self) -> Stats {
+        self.0
+    }
+
+    fn take_interval_peak(&self) -> u64 {
+        self.0.peak_bytes
+    }
+
+    fn process_memory(&self) -> Option<ProcessMemory> {
+        Some(self.1)
     }
 }
 

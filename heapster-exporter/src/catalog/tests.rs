@@ -9,6 +9,7 @@ fn sample(stats: Stats) -> Sample {
     Sample {
         stats,
         interval_peak: 0,
+        process: None,
         taken_at: Instant::now(),
         sequence: 1,
     }
@@ -53,7 +54,8 @@ fn every_stats_field_changes_a_metric_or_is_excluded_with_a_reason() {
 
 #[test]
 fn histogram_metrics_read_histograms_and_others_read_values() {
-    let sample = sample(Stats::new());
+    let mut sample = sample(Stats::new());
+    sample.process = Some(crate::ProcessMemory::new(1, 2));
     for metric in METRICS {
         for series in metric.series {
             let is_histogram = metric.instrument == Instrument::Histogram;
@@ -97,6 +99,18 @@ fn names_match_design_section_5() {
         (
             "heapster.memory.interval_peak",
             "heapster_memory_interval_peak_bytes",
+        ),
+        (
+            "process.memory.usage",
+            "heapster_process_memory_usage_bytes",
+        ),
+        (
+            "process.memory.virtual",
+            "heapster_process_memory_virtual_bytes",
+        ),
+        (
+            "heapster.memory.resident_beyond_heap",
+            "heapster_memory_resident_beyond_heap_bytes",
         ),
         ("heapster.allocation.size", "heapster_allocation_size_bytes"),
         (
@@ -163,4 +177,77 @@ fn reads_take_values_from_the_sample_and_derived_ones_from_stats_methods() {
     }
     let sizes = read("allocation.size", None).histogram(&sample);
     assert_eq!(sizes.map(Histogram::count), Some(1));
+}
+
+#[test]
+fn process_memory_is_read_from_the_sample_and_absent_without_it() {
+    let mut stats = Stats::new();
+    stats.allocated_bytes = 500;
+    stats.deallocated_bytes = 90;
+    let mut sample = sample(stats);
+    let read = |sample: &Sample, otel_name: &str| {
+        let metric = METRICS.iter().find(|m| m.otel_name == otel_name).unwrap();
+        metric.series[0].read.value(sample)
+    };
+    // No process memory: absent, not 0.
+    for name in [
+        "process.memory.usage",
+        "process.memory.virtual",
+        "memory.resident_beyond_heap",
+    ] {
+        assert_eq!(read(&sample, name), None, "{name}");
+    }
+    sample.process = Some(crate::ProcessMemory::new(4096, 1 << 20));
+    assert_eq!(read(&sample, "process.memory.usage"), Some(4096));
+    assert_eq!(read(&sample, "process.memory.virtual"), Some(1 << 20));
+    assert_eq!(
+        read(&sample, "memory.resident_beyond_heap"),
+        Some(4096 - 410)
+    );
+    // A heap larger than resident memory (never written): 0, not an underflow.
+    sample.process = Some(crate::ProcessMemory::new(100, 1 << 20));
+    assert_eq!(read(&sample, "memory.resident_beyond_heap"), Some(0));
+}
+
+#[test]
+fn process_metrics_never_take_a_process_collectors_names() {
+    // client_golang-style process collectors (and the `prometheus` crate's) export these.
+    let taken = [
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_virtual_memory_max_bytes",
+    ];
+    for names in [
+        ProcessMemoryNames::Namespaced,
+        ProcessMemoryNames::OpenTelemetry,
+    ] {
+        for metric in METRICS {
+            let name = metric.full_prometheus_name_with(DEFAULT_NAMESPACE, names);
+            assert!(!taken.contains(&name.as_str()), "{name}");
+        }
+    }
+    let process: Vec<_> = METRICS.iter().filter(|m| m.reads_process()).collect();
+    assert_eq!(process.len(), 3);
+    assert!(
+        process
+            .iter()
+            .all(|m| !m.is_exported(ProcessMemoryNames::Off))
+    );
+    assert!(
+        METRICS
+            .iter()
+            .filter(|m| !m.reads_process())
+            .all(|m| m.is_exported(ProcessMemoryNames::Off))
+    );
+    // Heap metrics have one name whatever the process names; process metrics two.
+    for metric in METRICS {
+        let namespaced = metric.full_prometheus_name(DEFAULT_NAMESPACE);
+        let otel =
+            metric.full_prometheus_name_with(DEFAULT_NAMESPACE, ProcessMemoryNames::OpenTelemetry);
+        assert_eq!(
+            namespaced == otel,
+            metric.scope == Scope::Heap,
+            "{namespaced}"
+        );
+    }
 }

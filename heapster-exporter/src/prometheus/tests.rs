@@ -2,6 +2,7 @@ use heapster::Stats;
 use prometheus_client::encoding::prometheus_text;
 
 use super::*;
+use crate::catalog::ProcessMemoryNames;
 
 fn render(collector: &PrometheusCollector) -> String {
     let mut registry = Registry::default();
@@ -144,4 +145,52 @@ fn stats_with_allocations(n: u64) -> Stats {
     let mut s = Stats::new();
     s.allocations = n;
     s
+}
+
+#[test]
+fn process_memory_is_exported_under_the_chosen_names() {
+    let mut stats = Stats::new();
+    stats.allocations = 10;
+    stats.allocated_bytes = 5000;
+    let memory = crate::ProcessMemory::new(1 << 20, 1 << 30);
+    let with_process = || PrometheusCollector::new(Arc::new(Sampler::new((stats, memory))));
+
+    let text = render(&with_process());
+    assert!(text.contains("# TYPE heapster_process_memory_usage_bytes gauge\n"));
+    assert!(text.contains("\nheapster_process_memory_usage_bytes 1048576\n"));
+    assert!(text.contains("\nheapster_process_memory_virtual_bytes 1073741824\n"));
+    let beyond = (1u64 << 20) - 5000;
+    assert!(text.contains(&format!(
+        "\nheapster_memory_resident_beyond_heap_bytes {beyond}\n"
+    )));
+    assert!(
+        !text.contains("\nprocess_"),
+        "no unprefixed names by default"
+    );
+
+    let text = render(
+        &with_process()
+            .with_config(Config::new().with_process_memory(ProcessMemoryNames::OpenTelemetry)),
+    );
+    assert!(text.contains("\nprocess_memory_usage_bytes 1048576\n"));
+    assert!(text.contains("\nprocess_memory_virtual_bytes 1073741824\n"));
+    assert!(!text.contains("heapster_process_memory"));
+    assert!(text.contains(&format!(
+        "\nheapster_memory_resident_beyond_heap_bytes {beyond}\n"
+    )));
+
+    let text = render(
+        &with_process().with_config(Config::new().with_process_memory(ProcessMemoryNames::Off)),
+    );
+    assert!(!text.contains("process_memory"), "{text}");
+    assert!(!text.contains("resident_beyond_heap"));
+    assert!(text.contains("\nheapster_allocations_total 10\n"));
+}
+
+#[test]
+fn process_memory_that_the_platform_does_not_report_is_left_out() {
+    // A fixed `Stats` has no process memory, as on a platform without /proc.
+    let text = render(&collector(Stats::new()));
+    assert!(!text.contains("process_memory"), "{text}");
+    assert!(!text.contains("resident_beyond_heap"), "not faked as 0");
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use heapster::Stats;
 use prost::Message;
 
-use crate::catalog::{Instrument, METRICS};
+use crate::catalog::{Instrument, METRICS, ProcessMemoryNames};
 use crate::config::Config;
 use crate::prometheus::PrometheusCollector;
 use crate::sampler::Sampler;
@@ -143,7 +143,11 @@ fn unit_is_a_suffix(family: &MetricFamily) -> bool {
 
 #[test]
 fn every_metric_of_the_catalog_with_its_name_help_type_and_unit() {
-    let families = decode(&collector(Stats::new()));
+    let memory = crate::ProcessMemory::new(1 << 20, 1 << 30);
+    let families = decode(&PrometheusCollector::new(Arc::new(Sampler::new((
+        Stats::new(),
+        memory,
+    )))));
     assert_eq!(families.len(), METRICS.len());
     for (family, metric) in families.iter().zip(METRICS) {
         assert_eq!(family.name, metric.full_prometheus_name("heapster"));
@@ -334,4 +338,37 @@ fn lengths_of_every_size_are_prefixed_exactly() {
             "{v}"
         );
     }
+}
+
+#[test]
+fn process_memory_is_left_out_when_absent_or_off_and_named_as_configured() {
+    let names = |collector: &PrometheusCollector| -> Vec<String> {
+        decode(collector).into_iter().map(|f| f.name).collect()
+    };
+    // A fixed `Stats` has no process memory, as on a platform without /proc.
+    let absent = names(&collector(Stats::new()));
+    assert_eq!(absent.len(), METRICS.len() - 3);
+    assert!(
+        absent
+            .iter()
+            .all(|n| !n.contains("process") && !n.contains("resident"))
+    );
+
+    let memory = crate::ProcessMemory::new(1 << 20, 1 << 30);
+    let with_process = || PrometheusCollector::new(Arc::new(Sampler::new((Stats::new(), memory))));
+    let off =
+        with_process().with_config(Config::new().with_process_memory(ProcessMemoryNames::Off));
+    assert_eq!(names(&off), absent);
+
+    let otel = with_process()
+        .with_config(Config::new().with_process_memory(ProcessMemoryNames::OpenTelemetry));
+    let families = decode(&otel);
+    let usage = family(&families, "process_memory_usage_bytes");
+    assert_eq!(
+        usage.metric[0].gauge.as_ref().map(|g| g.value),
+        Some(1_048_576.0)
+    );
+    assert!(unit_is_a_suffix(usage));
+    family(&families, "process_memory_virtual_bytes");
+    family(&families, "heapster_memory_resident_beyond_heap_bytes");
 }
