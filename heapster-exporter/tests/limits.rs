@@ -32,6 +32,15 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// A new connection that has sent part of a request head, and no more.
+fn half_request(addr: SocketAddr) -> TcpStream {
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: ")
+        .expect("send");
+    stream
+}
+
 /// Sends a keep-alive `HEAD /metrics` on `stream` and returns the response head.
 fn head_request(stream: &mut TcpStream) -> String {
     stream
@@ -57,12 +66,14 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
-/// A `GET /metrics` on a new connection that asks to be closed after; returns the response.
-fn scrape(addr: SocketAddr) -> String {
-    exchange(
+/// A `GET /metrics` on a new connection that asks to be closed after; panics unless it is
+/// answered `200 OK`.
+fn scrape(addr: SocketAddr) {
+    let reply = exchange(
         addr,
         b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
 }
 
 /// Panics unless the server has closed `stream` (end of stream or reset) within [`PATIENCE`].
@@ -86,17 +97,14 @@ fn at_the_cap_the_connection_waiting_longest_without_a_request_is_closed() {
 
     // `a` opens first, then `b` sends half a request.
     let mut a = connect(addr);
-    let mut b = connect(addr);
-    b.write_all(b"GET /metrics HTTP/1.1\r\nHost: ").unwrap();
+    let mut b = half_request(addr);
     // The server accepts in order: once this scrape is answered, `a` and `b` are in.
-    let reply = scrape(addr);
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    scrape(addr);
     // Now `a` sends a request and stays open: `b` has waited longest.
     assert!(head_request(&mut a).starts_with("HTTP/1.1 200 OK\r\n"));
     // A third connection fills the table; a fourth must make room.
     let _c = connect(addr);
-    let reply = scrape(addr);
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    scrape(addr);
 
     assert_closed(&mut b, "the connection that waited longest");
     // `a`, which opened first but has sent a request since, is still served.
@@ -112,8 +120,7 @@ fn silent_and_idle_keep_alive_connections_close_after_the_header_read_timeout() 
     let (exporter, addr) = install(limits);
 
     let mut silent = connect(addr);
-    let mut half = connect(addr);
-    half.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+    let mut half = half_request(addr);
     let mut idle = connect(addr);
     let head = head_request(&mut idle);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -165,19 +172,15 @@ async fn serve_with_limits_runs_on_your_runtime() {
             let _ = stopped.await;
         },
     ));
-    let replies = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         // With room for one connection, a held one is closed for each scrape.
-        let mut held = connect(addr);
-        held.write_all(b"GET /").unwrap();
-        let replies = [scrape(addr), scrape(addr)];
+        let mut held = half_request(addr);
+        scrape(addr);
+        scrape(addr);
         assert_closed(&mut held, "the held connection");
-        replies
     })
     .await
     .unwrap();
-    for reply in replies {
-        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    }
     stop.send(()).unwrap();
     tokio::time::timeout(PATIENCE, server)
         .await
