@@ -78,6 +78,18 @@ def negative_y(regex):
     }
 
 
+def above_and_below(title, description, unit, above, below):
+    """Per-instance rates of two counters, `above` over the axis and `below` under it (what comes
+    in and what goes out): each a `(counter, legend)`."""
+    return timeseries(
+        title,
+        description,
+        unit,
+        targets(*[(rate(counter, ["instance"]), "{{instance}} " + legend) for counter, legend in (above, below)]),
+        overrides=[negative_y(".*" + below[1])],
+    )
+
+
 def timeseries(title, description, unit, tgts, stack=False, overrides=(), decimals=None, min0=False):
     defaults = {
         "unit": unit,
@@ -236,25 +248,19 @@ LAYOUT = [
         instant=True,
     ), 4, 4),
     row("Allocations and live heap"),
-    (timeseries(
+    (above_and_below(
         "Allocation and deallocation rate",
         "Calls per second: alloc and alloc_zeroed above the axis, dealloc below (realloc is counted apart).",
         "ops",
-        targets(
-            (rate("heapster_allocations_total", ["instance"]), "{{instance}} allocations"),
-            (rate("heapster_deallocations_total", ["instance"]), "{{instance}} deallocations"),
-        ),
-        overrides=[negative_y(".*deallocations")],
+        ("heapster_allocations_total", "allocations"),
+        ("heapster_deallocations_total", "deallocations"),
     ), 12, 8),
-    (timeseries(
+    (above_and_below(
         "Allocated and deallocated bytes",
         "Bytes per second requested by allocations (above the axis) and released by deallocations (below).",
         "binBps",
-        targets(
-            (rate("heapster_allocated_bytes_total", ["instance"]), "{{instance}} allocated"),
-            (rate("heapster_deallocated_bytes_total", ["instance"]), "{{instance}} deallocated"),
-        ),
-        overrides=[negative_y(".*deallocated")],
+        ("heapster_allocated_bytes_total", "allocated"),
+        ("heapster_deallocated_bytes_total", "deallocated"),
     ), 12, 8),
     (timeseries(
         "Live heap",

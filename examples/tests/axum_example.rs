@@ -6,55 +6,19 @@
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::header::{ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::header::{ALLOW, CONTENT_LENGTH};
+use hyper::{Method, StatusCode};
 
+/// The hyper client of heapster-exporter's HTTP tests: one way to send a request.
+#[path = "../../heapster-exporter/tests/support/client.rs"]
+mod client;
 mod support;
+use client::fetch;
 use support::prometheus::{Mode, Options, Prometheus, Setup, Version, check_all};
 use support::{Running, start_example};
 
 fn start_axum() -> (Running, SocketAddr) {
     start_example("axum", &["--port", "0", "--duration", "600"])
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-/// One request over a fresh HTTP/1.1 connection, with hyper's client.
-async fn fetch(addr: SocketAddr, method: Method, path: &str, accept: Option<&str>) -> Reply {
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    if let Some(accept) = accept {
-        request = request.header(ACCEPT, accept);
-    }
-    let response = sender
-        .send_request(request.body(Empty::<Bytes>::new()).unwrap())
-        .await
-        .expect("a response");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("the body").to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8(body.to_vec()).expect("a text body"),
-    }
-}
-
-fn content_type(reply: &Reply) -> &str {
-    reply.headers[CONTENT_TYPE].to_str().unwrap()
 }
 
 /// The value of the unlabelled sample `name` in a text exposition.
@@ -70,22 +34,24 @@ async fn every_route_answers_a_real_client() {
     let home = fetch(addr, Method::GET, "/", None).await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(
-        home.body.starts_with("hello; the heap holds "),
+        home.text().starts_with("hello; the heap holds "),
         "{}",
-        home.body
+        home.text()
     );
 
     // The route and the nested service answer alike, whatever the path under the prefix.
     for path in ["/metrics", "/heap/metrics", "/heap", "/heap/anything?x=1"] {
         let reply = fetch(addr, Method::GET, path, None).await;
-        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
         assert!(
-            content_type(&reply).starts_with("text/plain; version=0.0.4"),
+            reply
+                .content_type()
+                .starts_with("text/plain; version=0.0.4"),
             "{path}: {}",
-            content_type(&reply)
+            reply.content_type()
         );
         // The global allocator counts: the example's own allocations are there.
-        let allocations = sample(&reply.body, "heapster_allocations_total");
+        let allocations = sample(reply.text(), "heapster_allocations_total");
         assert!(allocations > Some(0.0), "{path}: {allocations:?}");
     }
 
@@ -94,15 +60,16 @@ async fn every_route_answers_a_real_client() {
         addr,
         Method::GET,
         "/heap/metrics",
-        Some("application/openmetrics-text;version=1.0.0"),
+        Some(b"application/openmetrics-text;version=1.0.0"),
     )
     .await;
     assert!(
-        content_type(&om).starts_with("application/openmetrics-text; version=1.0.0"),
+        om.content_type()
+            .starts_with("application/openmetrics-text; version=1.0.0"),
         "{}",
-        content_type(&om)
+        om.content_type()
     );
-    assert!(om.body.ends_with("# EOF\n"), "{}", om.body);
+    assert!(om.text().ends_with("# EOF\n"), "{}", om.text());
 
     let get = fetch(addr, Method::GET, "/metrics", None).await;
     let head = fetch(addr, Method::HEAD, "/metrics", None).await;

@@ -2,11 +2,10 @@
 //! parser we did not write: `promtool check metrics` (Debian's `prometheus` package; `.ci/run`
 //! installs it, and a missing tool is a failure, not a skip).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod support;
-use support::{example_binary, system_tool};
+use support::{example_binary, promtool_check_metrics};
 
 #[test]
 fn promtool_parses_the_facade_output_and_lints_only_the_bucket_counters() {
@@ -17,28 +16,10 @@ fn promtool_parses_the_facade_output_and_lints_only_the_bucket_counters() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("# TYPE heapster_allocation_size_bucket_total counter"));
 
-    let mut check = Command::new(system_tool("promtool", "prometheus"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, report) = promtool_check_metrics(&text);
     // Exit 3 is "lint problems found"; a parse error is exit 1.
     assert!(
-        matches!(out.status.code(), Some(0 | 3)),
+        matches!(code, Some(0 | 3)),
         "promtool could not parse it:\n{report}"
     );
     // The one convention the bucket counters break on purpose: an `le` label outside a

@@ -6,16 +6,14 @@
 //! tool is a failure, not a skip. Everything listens on 127.0.0.1 on ports picked by the OS; waits poll
 //! with generous deadlines and assert nothing about speed.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod support;
 use support::prometheus::{
     MATRIX, Mode, Options, Prometheus, Setup, Version, check_all, classic_bounds,
 };
-use support::{Running, http_get, start_example, system_tool};
+use support::{Running, http_get, promtool_check_metrics, start_example};
 
 /// How often a wait polls.
 const EVERY: Duration = Duration::from_millis(250);
@@ -36,32 +34,13 @@ fn get(addr: SocketAddr, path_and_query: &str, accept: &str) -> (u16, String) {
 
 #[test]
 fn promtool_finds_nothing_in_the_live_text_output() {
-    let promtool = system_tool("promtool", "prometheus");
     let (_serve, addr) = start_serve();
     let (status, body) = get(addr, "/metrics", "text/plain;version=0.0.4");
     assert_eq!(status, 200);
     assert!(body.contains("# TYPE heapster_allocation_size_bytes histogram"));
-    let mut check = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, report) = promtool_check_metrics(&body);
     assert!(
-        out.status.success() && report.trim().is_empty(),
+        code == Some(0) && report.trim().is_empty(),
         "promtool check metrics: {report}\non:\n{body}"
     );
 }

@@ -59,33 +59,26 @@ impl<A: Send + Sync + 'static> Source for Heapster<A> {
     }
 }
 
-impl<S: Source + ?Sized> Source for &'static S {
-    fn stats(&self) -> Stats {
-        (**self).stats()
-    }
+/// A shared reference or pointer to a source samples that source.
+macro_rules! forward_to_target {
+    ($($pointer:ty),+) => {$(
+        impl<S: Source + ?Sized> Source for $pointer {
+            fn stats(&self) -> Stats {
+                (**self).stats()
+            }
 
-    fn take_interval_peak(&self) -> u64 {
-        (**self).take_interval_peak()
-    }
+            fn take_interval_peak(&self) -> u64 {
+                (**self).take_interval_peak()
+            }
 
-    fn process_memory(&self) -> Option<ProcessMemory> {
-        (**self).process_memory()
-    }
+            fn process_memory(&self) -> Option<ProcessMemory> {
+                (**self).process_memory()
+            }
+        }
+    )+};
 }
 
-impl<S: Source + ?Sized> Source for Arc<S> {
-    fn stats(&self) -> Stats {
-        (**self).stats()
-    }
-
-    fn take_interval_peak(&self) -> u64 {
-        (**self).take_interval_peak()
-    }
-
-    fn process_memory(&self) -> Option<ProcessMemory> {
-        (**self).process_memory()
-    }
-}
+forward_to_target!(&'static S, Arc<S>);
 
 /// A fixed snapshot: every sample is this value, its interval peak is
 /// [`peak_bytes`](Stats::peak_bytes), and it has no process memory (so output rendered from it

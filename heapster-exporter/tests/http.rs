@@ -6,17 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use bytes::Bytes;
 use heapster::Stats;
 use heapster_exporter::prometheus_client::collector::Collector;
 use heapster_exporter::prometheus_client::encoding::DescriptorEncoder;
 use heapster_exporter::prometheus_client::registry::Registry;
 use heapster_exporter::{Error, ExporterBuilder, ExporterHandle};
-use http::header::{ACCEPT, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http::header::{ALLOW, CONTENT_LENGTH};
+use http::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+
+#[path = "support/client.rs"]
+mod client;
+use client::fetch;
 
 const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const OPENMETRICS: &str =
@@ -36,41 +37,6 @@ fn install() -> ExporterHandle {
         .expect("install on a free loopback port")
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-async fn fetch(addr: SocketAddr, method: Method, path: &str, accept: Option<&[u8]>) -> Reply {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    if let Some(accept) = accept {
-        request = request.header(ACCEPT, HeaderValue::from_bytes(accept).unwrap());
-    }
-    let response = sender
-        .send_request(request.body(Empty::<Bytes>::new()).unwrap())
-        .await
-        .expect("response");
-    let (parts, body) = response.into_parts();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.expect("body").to_bytes(),
-    }
-}
-
-fn content_type(reply: &Reply) -> &str {
-    reply.headers[CONTENT_TYPE].to_str().unwrap()
-}
-
 #[tokio::test]
 async fn get_serves_text_0_0_4_by_default_and_negotiates_the_rest() {
     let handle = install();
@@ -80,7 +46,7 @@ async fn get_serves_text_0_0_4_by_default_and_negotiates_the_rest() {
 
     let plain = fetch(addr, Method::GET, "/metrics", None).await;
     assert_eq!(plain.status, StatusCode::OK);
-    assert_eq!(content_type(&plain), TEXT);
+    assert_eq!(plain.content_type(), TEXT);
     let text = std::str::from_utf8(&plain.body).unwrap();
     assert!(text.contains("\nheapster_allocations_total 42\n"), "{text}");
 
@@ -91,14 +57,14 @@ async fn get_serves_text_0_0_4_by_default_and_negotiates_the_rest() {
         Some(b"application/openmetrics-text; version=1.0.0"),
     )
     .await;
-    assert_eq!(content_type(&om), OPENMETRICS);
+    assert_eq!(om.content_type(), OPENMETRICS);
     assert!(om.body.ends_with(b"# EOF\n"));
 
     // Prometheus 3's header: its escaping scheme is echoed.
     let accept = b"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
     let om = fetch(addr, Method::GET, "/metrics", Some(accept)).await;
     assert_eq!(
-        content_type(&om),
+        om.content_type(),
         "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
     );
     assert!(om.body.ends_with(b"# EOF\n"));
@@ -108,7 +74,7 @@ async fn get_serves_text_0_0_4_by_default_and_negotiates_the_rest() {
         let accept = b"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
         let pb = fetch(addr, Method::GET, "/metrics", Some(accept)).await;
         assert_eq!(
-            content_type(&pb),
+            pb.content_type(),
             "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
         );
         // Length-delimited: the first varint is the length of the first message.
@@ -124,7 +90,7 @@ async fn head_has_the_headers_of_get_and_no_body() {
     let get = fetch(addr, Method::GET, "/metrics", None).await;
     let head = fetch(addr, Method::HEAD, "/metrics", None).await;
     assert_eq!(head.status, StatusCode::OK);
-    assert_eq!(content_type(&head), TEXT);
+    assert_eq!(head.content_type(), TEXT);
     assert!(head.body.is_empty());
     assert_eq!(
         head.headers[CONTENT_LENGTH].to_str().unwrap(),
@@ -167,7 +133,7 @@ async fn a_bad_accept_header_gets_text_0_0_4() {
     for accept in bad {
         let reply = fetch(addr, Method::GET, "/metrics", Some(accept)).await;
         assert_eq!(reply.status, StatusCode::OK, "{accept:?}");
-        assert_eq!(content_type(&reply), TEXT, "{accept:?}");
+        assert_eq!(reply.content_type(), TEXT, "{accept:?}");
     }
     handle.shutdown().unwrap();
 }

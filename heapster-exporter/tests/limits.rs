@@ -15,17 +15,29 @@ use heapster_exporter::{ExporterBuilder, ExporterHandle, HttpLimits};
 /// minutes" (the timeouts below are set far longer, or far shorter, than this).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn install(limits: HttpLimits) -> ExporterHandle {
-    ExporterBuilder::new(Stats::new())
+/// Installs the endpoint with `limits` on a free loopback port: its handle and address.
+fn install(limits: HttpLimits) -> (ExporterHandle, SocketAddr) {
+    let exporter = ExporterBuilder::new(Stats::new())
         .with_http_listener(SocketAddr::from(([127, 0, 0, 1], 0)))
         .with_http_limits(limits)
         .install()
-        .expect("install on a free loopback port")
+        .expect("install on a free loopback port");
+    let addr = exporter.local_addr();
+    (exporter, addr)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// A new connection that has sent part of a request head, and no more.
+fn half_request(addr: SocketAddr) -> TcpStream {
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: ")
+        .expect("send");
     stream
 }
 
@@ -54,6 +66,16 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
+/// A `GET /metrics` on a new connection that asks to be closed after; panics unless it is
+/// answered `200 OK`.
+fn scrape(addr: SocketAddr) {
+    let reply = exchange(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+}
+
 /// Panics unless the server has closed `stream` (end of stream or reset) within [`PATIENCE`].
 fn assert_closed(stream: &mut TcpStream, what: &str) {
     let mut rest = Vec::new();
@@ -71,28 +93,18 @@ fn at_the_cap_the_connection_waiting_longest_without_a_request_is_closed() {
         .unwrap()
         .with_header_read_timeout(Duration::from_secs(300))
         .unwrap();
-    let exporter = install(limits);
-    let addr = exporter.local_addr();
+    let (exporter, addr) = install(limits);
 
     // `a` opens first, then `b` sends half a request.
     let mut a = connect(addr);
-    let mut b = connect(addr);
-    b.write_all(b"GET /metrics HTTP/1.1\r\nHost: ").unwrap();
+    let mut b = half_request(addr);
     // The server accepts in order: once this scrape is answered, `a` and `b` are in.
-    let reply = exchange(
-        addr,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    scrape(addr);
     // Now `a` sends a request and stays open: `b` has waited longest.
     assert!(head_request(&mut a).starts_with("HTTP/1.1 200 OK\r\n"));
     // A third connection fills the table; a fourth must make room.
     let _c = connect(addr);
-    let reply = exchange(
-        addr,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    scrape(addr);
 
     assert_closed(&mut b, "the connection that waited longest");
     // `a`, which opened first but has sent a request since, is still served.
@@ -105,12 +117,10 @@ fn silent_and_idle_keep_alive_connections_close_after_the_header_read_timeout() 
     let limits = HttpLimits::default()
         .with_header_read_timeout(Duration::from_secs(1))
         .unwrap();
-    let exporter = install(limits);
-    let addr = exporter.local_addr();
+    let (exporter, addr) = install(limits);
 
     let mut silent = connect(addr);
-    let mut half = connect(addr);
-    half.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+    let mut half = half_request(addr);
     let mut idle = connect(addr);
     let head = head_request(&mut idle);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -128,8 +138,7 @@ fn a_request_head_over_the_limit_is_431() {
     let limits = HttpLimits::default()
         .with_max_request_head_bytes(1024)
         .unwrap();
-    let exporter = install(limits);
-    let addr = exporter.local_addr();
+    let (exporter, addr) = install(limits);
 
     let request = |padding: usize| {
         let mut r = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ".to_vec();
@@ -163,20 +172,15 @@ async fn serve_with_limits_runs_on_your_runtime() {
             let _ = stopped.await;
         },
     ));
-    let replies = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         // With room for one connection, a held one is closed for each scrape.
-        let mut held = connect(addr);
-        held.write_all(b"GET /").unwrap();
-        let get = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-        let replies = [exchange(addr, get), exchange(addr, get)];
+        let mut held = half_request(addr);
+        scrape(addr);
+        scrape(addr);
         assert_closed(&mut held, "the held connection");
-        replies
     })
     .await
     .unwrap();
-    for reply in replies {
-        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
-    }
     stop.send(()).unwrap();
     tokio::time::timeout(PATIENCE, server)
         .await

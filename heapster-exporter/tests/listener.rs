@@ -5,12 +5,13 @@
 use std::error::Error as _;
 use std::net::SocketAddr;
 
-use bytes::Bytes;
 use heapster::Stats;
 use heapster_exporter::{Error, ExporterBuilder};
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use http::{Method, StatusCode};
+
+#[path = "support/client.rs"]
+mod client;
+use client::fetch;
 
 fn stats() -> Stats {
     let mut s = Stats::new();
@@ -23,19 +24,8 @@ async fn get(url: &str) -> (StatusCode, String) {
     let uri: http::Uri = url.parse().expect("a URL");
     let authority = uri.authority().expect("a host and port").as_str();
     let addr: SocketAddr = authority.parse().expect("an IP address and port");
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    let request = Request::get(uri.path())
-        .header("host", authority)
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let response = sender.send_request(request).await.expect("a response");
-    let status = response.status();
-    let body = response.into_body().collect().await.expect("the body");
-    (status, String::from_utf8(body.to_bytes().to_vec()).unwrap())
+    let reply = fetch(addr, Method::GET, uri.path(), None).await;
+    (reply.status, reply.text().to_owned())
 }
 
 #[tokio::test]

@@ -139,7 +139,7 @@ fn rendered_numbers_are_one_exact_sample() {
 }
 
 #[test]
-fn the_publisher_thread_feeds_the_global_recorder() {
+fn the_publisher_thread_feeds_the_global_recorder_until_stopped() {
     let handle = PrometheusBuilder::new().install_recorder().unwrap();
     let sampler = Arc::new(
         Sampler::new(&GLOBAL)
@@ -155,6 +155,8 @@ fn the_publisher_thread_feeds_the_global_recorder() {
     }
     thread.stop().unwrap();
     let last = sampler.latest().unwrap();
+    std::thread::sleep(Sampler::MIN_INTERVAL * 5);
+    assert_eq!(sampler.latest().unwrap().sequence, last.sequence, "stopped");
     let text = handle.render();
     assert_eq!(families(&text), expected_families());
     assert_eq!(

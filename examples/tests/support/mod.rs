@@ -40,6 +40,31 @@ pub(crate) fn system_tool(name: &str, package: &str) -> PathBuf {
         })
 }
 
+/// `promtool check metrics` (Debian's `prometheus` package) on the exposition `text`: its exit
+/// code (0 clean, 3 lint problems found, 1 a parse error) and everything it printed.
+pub(crate) fn promtool_check_metrics(text: &str) -> (Option<i32>, String) {
+    let mut check = Command::new(system_tool("promtool", "prometheus"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    check
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(text.as_bytes())
+        .expect("write to promtool");
+    let out = check.wait_with_output().expect("promtool's output");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), report)
+}
+
 /// The example `name`, built by `cargo test` next to this test binary.
 pub(crate) fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");

@@ -1,9 +1,10 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use heapster::Stats;
+use heapster::{Histogram, Stats};
 
 use super::*;
+use crate::sampler::Sample;
 
 fn sample(stats: Stats) -> Sample {
     Sample {

@@ -84,23 +84,29 @@ fn distinct_stats() -> Stats {
     s
 }
 
-fn publish(publisher: &MetricsPublisher, stats: Stats) -> (DebuggingRecorder, Sample) {
+/// A publisher over a sampler of its own, on `source`.
+fn publisher(source: impl crate::Source) -> MetricsPublisher {
+    MetricsPublisher::from_sampler(Arc::new(Sampler::new(source)))
+}
+
+/// Publishes one sample of `publisher`'s sampler to a fresh recorder: the sample, and the
+/// recorder's snapshotter.
+fn record_once(publisher: &MetricsPublisher) -> (Sample, Snapshotter) {
     let recorder = DebuggingRecorder::new();
-    let sample = metrics::with_local_recorder(&recorder, || {
-        let sampler = Sampler::new(stats);
-        let sample = sampler.sample_once();
-        publisher.publish(&sample);
-        sample
-    });
-    (recorder, sample)
+    let sample = metrics::with_local_recorder(&recorder, || publisher.publish_once());
+    (sample, recorder.snapshotter())
+}
+
+/// [`record_once`]: the sample, and every series the recorder then holds.
+fn publish_once(publisher: &MetricsPublisher) -> (Sample, Published) {
+    let (sample, recorded) = record_once(publisher);
+    (sample, published(&recorded))
 }
 
 #[test]
 fn counters_and_gauges_carry_the_exact_values() {
     let stats = distinct_stats();
-    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(stats)));
-    let (recorder, sample) = publish(&publisher, stats);
-    let got = published(&recorder.snapshotter());
+    let (sample, got) = publish_once(&publisher(stats));
 
     assert_eq!(
         got[&key("heapster_allocations_total", &[])],
@@ -157,9 +163,7 @@ fn counters_and_gauges_carry_the_exact_values() {
 #[test]
 fn histograms_are_exact_cumulative_bucket_counters() {
     let stats = distinct_stats();
-    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(stats)));
-    let (recorder, _) = publish(&publisher, stats);
-    let got = published(&recorder.snapshotter());
+    let (_, got) = publish_once(&publisher(stats));
     let bucket = |le: &str| &got[&key("heapster_allocation_size_bucket_total", &[("le", le)])];
 
     // Sizes 1 and 8 fold into the lowest bound; 9 and 16 are (8, 16]; 17 is (16, 32].
@@ -237,11 +241,7 @@ fn publishing_again_sets_values_and_never_adds() {
 fn process_memory_is_published_exactly_when_present() {
     let stats = distinct_stats();
     let memory = ProcessMemory::new(3 << 30, 7 << 30);
-    let sampler = Arc::new(Sampler::new((stats, memory)));
-    let publisher = MetricsPublisher::from_sampler(sampler);
-    let recorder = DebuggingRecorder::new();
-    metrics::with_local_recorder(&recorder, || publisher.publish_once());
-    let got = published(&recorder.snapshotter());
+    let (_, got) = publish_once(&publisher((stats, memory)));
     assert_eq!(
         got[&key("heapster_process_memory_usage_bytes", &[])],
         gauge((3u64 << 30) as f64)
@@ -262,18 +262,14 @@ fn process_memory_names_come_from_the_config() {
     let sampler = Arc::new(Sampler::new((Stats::new(), memory)));
     let otel = MetricsPublisher::from_sampler(Arc::clone(&sampler))
         .with_config(Config::new().with_process_memory(ProcessMemoryNames::OpenTelemetry));
-    let recorder = DebuggingRecorder::new();
-    metrics::with_local_recorder(&recorder, || otel.publish_once());
-    let got = published(&recorder.snapshotter());
+    let (_, got) = publish_once(&otel);
     assert_eq!(got[&key("process_memory_usage_bytes", &[])], gauge(4096.0));
     assert!(!got.contains_key(&key("heapster_process_memory_usage_bytes", &[])));
 
     let off = MetricsPublisher::from_sampler(sampler)
         .with_config(Config::new().with_process_memory(ProcessMemoryNames::Off));
     assert_eq!(off.names().count(), METRICS.len() - 3);
-    let recorder = DebuggingRecorder::new();
-    metrics::with_local_recorder(&recorder, || off.publish_once());
-    let got = published(&recorder.snapshotter());
+    let (_, got) = publish_once(&off);
     assert!(
         got.keys()
             .all(|(name, _)| !name.contains("process_memory") && !name.contains("resident"))
@@ -284,10 +280,9 @@ fn process_memory_names_come_from_the_config() {
 #[test]
 fn every_metric_is_described_with_the_catalogs_unit_and_help() {
     let memory = ProcessMemory::new(1, 2);
-    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new((Stats::new(), memory))));
-    let recorder = DebuggingRecorder::new();
-    metrics::with_local_recorder(&recorder, || publisher.publish_once());
-    let snapshot = recorder.snapshotter().snapshot().into_vec();
+    let publisher = publisher((Stats::new(), memory));
+    let (_, recorded) = record_once(&publisher);
+    let snapshot = recorded.snapshot().into_vec();
     let described: HashMap<String, (MetricKind, Option<MetricsUnit>, String)> = snapshot
         .into_iter()
         .map(|(k, unit, help, _)| {
@@ -323,10 +318,10 @@ fn every_metric_is_described_with_the_catalogs_unit_and_help() {
 
 #[test]
 fn a_new_recorder_is_described_too() {
-    let publisher = MetricsPublisher::from_sampler(Arc::new(Sampler::new(Stats::new())));
+    let publisher = publisher(Stats::new());
     for _ in 0..2 {
-        let (recorder, _) = publish(&publisher, Stats::new());
-        let snapshot = recorder.snapshotter().snapshot().into_vec();
+        let (_, recorded) = record_once(&publisher);
+        let snapshot = recorded.snapshot().into_vec();
         assert!(
             snapshot
                 .iter()
@@ -345,10 +340,7 @@ fn namespace_bounds_and_constant_labels_come_from_the_config() {
         .unwrap()
         .with_constant_label("service", "api")
         .unwrap();
-    let publisher =
-        MetricsPublisher::from_sampler(Arc::new(Sampler::new(Stats::new()))).with_config(config);
-    let (recorder, _) = publish(&publisher, distinct_stats());
-    let got = published(&recorder.snapshotter());
+    let (_, got) = publish_once(&publisher(distinct_stats()).with_config(config));
     assert!(got.contains_key(&key("myapp_allocations_total", &[("service", "api")])));
     assert!(got.contains_key(&key(
         "myapp_reallocations_total",
@@ -366,28 +358,6 @@ fn namespace_bounds_and_constant_labels_come_from_the_config() {
             .all(|(_, labels)| labels.contains(&("service".into(), "api".into())))
     );
 
-    let bare = MetricsPublisher::from_sampler(Arc::new(Sampler::new(Stats::new())))
-        .with_config(Config::new().with_namespace("").unwrap());
+    let bare = publisher(Stats::new()).with_config(Config::new().with_namespace("").unwrap());
     assert!(bare.names().any(|n| n == "allocations_total"));
-}
-
-#[test]
-fn the_thread_publishes_until_stopped() {
-    // No global recorder in unit tests: the thread publishes to the no-op recorder, and
-    // its samples show on the shared sampler.
-    let sampler = Arc::new(
-        Sampler::new(Stats::new())
-            .with_interval(Sampler::MIN_INTERVAL)
-            .unwrap(),
-    );
-    let thread = MetricsPublisher::from_sampler(Arc::clone(&sampler))
-        .spawn()
-        .unwrap();
-    while sampler.latest().is_none_or(|s| s.sequence < 3) {
-        std::thread::sleep(Sampler::MIN_INTERVAL);
-    }
-    thread.stop().unwrap();
-    let last = sampler.latest().unwrap().sequence;
-    std::thread::sleep(Sampler::MIN_INTERVAL * 5);
-    assert_eq!(sampler.latest().unwrap().sequence, last, "stopped");
 }

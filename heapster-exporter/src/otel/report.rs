@@ -12,12 +12,24 @@
 use super::status::{Recovered, clock};
 use crate::error::Error;
 
+/// A `tracing` event at `$level` named `$name`, both as the event's name and as its field
+/// `name`, with the crate's name as target.
+macro_rules! event {
+    ($level:ident, $name:literal, $($fields_and_message:tt)+) => {
+        tracing::$level!(
+            name: $name,
+            target: env!("CARGO_PKG_NAME"),
+            name = $name,
+            $($fields_and_message)+
+        )
+    };
+}
+
 /// Exports to `endpoint` just started failing with `error`.
 pub(crate) fn failing(endpoint: &str, error: &Error) {
-    tracing::warn!(
-        name: "OtlpExporter.ExportsFailing",
-        target: env!("CARGO_PKG_NAME"),
-        name = "OtlpExporter.ExportsFailing",
+    event!(
+        warn,
+        "OtlpExporter.ExportsFailing",
         endpoint,
         "OTLP exports are failing: {}; heapster keeps exporting at every interval and logs \
          again when an export is delivered",
@@ -27,10 +39,9 @@ pub(crate) fn failing(endpoint: &str, error: &Error) {
 
 /// Exports to `endpoint` are delivered again after `recovered`.
 pub(crate) fn recovered(endpoint: &str, recovered: &Recovered) {
-    tracing::info!(
-        name: "OtlpExporter.ExportsRecovered",
-        target: env!("CARGO_PKG_NAME"),
-        name = "OtlpExporter.ExportsRecovered",
+    event!(
+        info,
+        "OtlpExporter.ExportsRecovered",
         endpoint,
         failures = recovered.failures,
         "OTLP exports to {endpoint} are delivered again, after {} failed since {}",
@@ -41,10 +52,9 @@ pub(crate) fn recovered(endpoint: &str, recovered: &Recovered) {
 
 /// Every failure, for those who want them all (debug level).
 pub(crate) fn failed(error: &Error) {
-    tracing::debug!(
-        name: "OtlpExporter.ExportFailed",
-        target: env!("CARGO_PKG_NAME"),
-        name = "OtlpExporter.ExportFailed",
+    event!(
+        debug,
+        "OtlpExporter.ExportFailed",
         "OTLP export failed: {}",
         error.chain(),
     );
@@ -53,10 +63,9 @@ pub(crate) fn failed(error: &Error) {
 /// The base endpoint given in `setting` already ended in `/v1/metrics`, and it was appended
 /// again, as the specification says: almost always a mistake, said once, at the start.
 pub(crate) fn doubled_path(setting: &str, endpoint: &str) {
-    tracing::warn!(
-        name: "OtlpExporter.DoubledPath",
-        target: env!("CARGO_PKG_NAME"),
-        name = "OtlpExporter.DoubledPath",
+    event!(
+        warn,
+        "OtlpExporter.DoubledPath",
         endpoint,
         "OTLP exports go to {endpoint}: {setting} is the base URL, to which /v1/metrics is \
          appended, and it ended in /v1/metrics already; give it without the path (e.g. \
