@@ -180,9 +180,15 @@ fn a_partial_success_is_reported_with_the_rejected_points() {
 #[test]
 fn an_http2_or_non_http_answer_says_it_looks_like_the_grpc_port() {
     // An HTTP/2 server's first frame (SETTINGS), as a gRPC port sends it, and plain garbage.
+    // A gRPC port sends its SETTINGS frame as soon as it accepts: hyper then sees bytes before
+    // it sent a request (or reads them as the answer), and either way the hint must come.
     let settings = vec![0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
-    for raw in [settings, b"SSH-2.0-OpenSSH_9.2\r\n".to_vec()] {
-        let collector = Collector::start(vec![Reply::Raw(raw)]);
+    for reply in [
+        Reply::Raw(settings.clone()),
+        Reply::SpeaksFirst(settings),
+        Reply::Raw(b"SSH-2.0-OpenSSH_9.2\r\n".to_vec()),
+    ] {
+        let collector = Collector::start(vec![reply]);
         let setup = Setup::to(&collector.url(), LONG);
         let error = setup.export().expect("fails");
         assert_eq!(

@@ -193,10 +193,68 @@ async fn send(
 /// A hyper error, told apart: an answer that is not HTTP/1.x (an HTTP/2 or gRPC port sends
 /// a binary frame) gets the hint for it.
 fn exchange_failed(endpoint: &super::endpoint::Endpoint, e: hyper::Error) -> ExportError {
-    let kind = if e.is_parse() || e.is_parse_status() {
+    let kind = if not_http(&e) {
         Kind::NotHttp
     } else {
         Kind::Http
     };
     ExportError::new(endpoint, kind).with_source(e)
+}
+
+/// Whether the peer did not speak HTTP/1.x: its answer did not parse, or it sent bytes before
+/// any request was written (an HTTP/2 or gRPC server sends its SETTINGS frame as soon as it
+/// accepts), which hyper reports as a canceled request caused by an unexpected message. Which
+/// of the two a gRPC port produces depends on timing.
+fn not_http(e: &hyper::Error) -> bool {
+    let mut error: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(current) = error {
+        if let Some(hyper) = current.downcast_ref::<hyper::Error>() {
+            // hyper has no predicate for this kind; its text is part of hyper 1's Display.
+            if hyper.is_parse()
+                || hyper.is_parse_status()
+                || hyper.to_string() == "received unexpected message from connection"
+            {
+                return true;
+            }
+        }
+        error = current.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// The bytes an HTTP/2 server sends first: an empty SETTINGS frame.
+    const SETTINGS: [u8; 9] = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+
+    #[test]
+    fn a_peer_that_speaks_first_is_not_http() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.write_all(&SETTINGS).unwrap();
+            // Until the client hangs up.
+            let _ = stream.read(&mut [0; 1]);
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let error = runtime.block_on(async {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (_sender, connection) =
+                hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            // No request is ever written: the connection reads the frame while idle.
+            connection.await.expect_err("bytes before any request")
+        });
+        server.join().unwrap();
+        assert!(not_http(&error), "{error:?}");
+    }
 }

@@ -21,6 +21,10 @@ pub enum Reply {
     RetryAfterDate(u16, u64),
     /// These bytes, then the connection is closed.
     Raw(Vec<u8>),
+    /// These bytes as soon as the connection is accepted, before the request is read (as an
+    /// HTTP/2 or gRPC server sends its SETTINGS frame); then the request is read and the
+    /// connection closed.
+    SpeaksFirst(Vec<u8>),
     /// `200` with a 1000-byte body of which one byte comes every 100 ms.
     SlowBody,
     /// Read the request, answer nothing for this long, then close.
@@ -163,8 +167,11 @@ impl Drop for Collector {
     }
 }
 
-fn serve(stream: TcpStream, reply: Reply, seen: Option<&Mutex<Vec<Seen>>>) {
+fn serve(mut stream: TcpStream, reply: Reply, seen: Option<&Mutex<Vec<Seen>>>) {
     stream.set_nonblocking(false).unwrap();
+    if let Reply::SpeaksFirst(bytes) = &reply {
+        let _ = stream.write_all(bytes);
+    }
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -219,6 +226,7 @@ fn reply_with(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
             reply_with(stream, reply)
         }
         Reply::Raw(bytes) => stream.write_all(&bytes),
+        Reply::SpeaksFirst(_) => Ok(()),
         Reply::SlowBody => {
             let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n";
             let mut result = stream.write_all(head);
