@@ -55,7 +55,7 @@ impl<const N: u8> Stage<N> {
             .sum()
     }
 
-    /// Counts one call of `size` bytes in `table`; returns the old word when the call must take
+    /// Counts one call of `size` bytes in `table`; returns the step sum when the call must take
     /// the out-of-line path.
     #[inline(always)]
     fn record(&self, table: usize, size: usize) -> Option<u64> {
@@ -75,7 +75,9 @@ impl<const N: u8> Stage<N> {
             0
         };
         let old = shard.0[table][k].fetch_add(ONE.wrapping_add(size as u64), Release);
-        (N >= 5 && (old ^ old.wrapping_add(size as u64)) >= 1 << 13).then_some(old)
+        // The step test: the old word's bits from 13 up set, plus the size, carries.
+        let (sum, carried) = (old | !((1 << 13) - 1)).overflowing_add(size as u64);
+        (N >= 5 && carried).then_some(sum)
     }
 }
 

@@ -4,9 +4,9 @@
 //! [`shard::Shard`]s picked by stack address (`shard`), or in thread-owned mode a block of the
 //! calling thread's own (`owned`). In a shard, each table has one packed word per size bucket
 //! (`word`): recording a call is one atomic `fetch_add` (a plain load and store in a
-//! thread-owned block), and a `lea`, a `xor` and a compare on the value it returned. Rarely
-//! (once per 8 KiB of bytes or 8192 calls of one word, and for every call of 8 KiB or more) the
-//! out-of-line path runs: it drains a word that is near full into the wide 64-bit totals
+//! thread-owned block), and an `or`, an `add` and a branch on carry on the value it returned.
+//! Rarely (once per 8 KiB of bytes or 8192 calls of one word, and for every call of 8 KiB or
+//! more) the out-of-line path runs: it drains a word that is near full into the wide 64-bit totals
 //! (`wide`, inside the drain gate, `gate`), counts sizes above 1 MiB there directly, and feeds
 //! the shard's live-bytes hint, from which the peak marks are kept (`peak`).
 //!
@@ -94,7 +94,8 @@ pub(crate) struct Crossing<'a> {
     pub(crate) shard: &'a Shard,
     t: Table,
     k: usize,
-    pub(crate) old: u64,
+    /// The sum of the step test ([`word::step`]), from which the steps passed follow.
+    pub(crate) sum: u64,
     size: usize,
 }
 
@@ -102,7 +103,7 @@ impl<'a> Recorder<'a> {
     /// Adds one call of `size` bytes to `word` (bucket `k` of table `t`).
     #[inline(always)]
     fn add_to(&mut self, word: &AtomicU64, t: Table, k: usize, size: usize) {
-        let (crossed, old) = add_call(word, size, self.owned);
+        let (sum, crossed) = add_call(word, size, self.owned);
         if crossed {
             if self.defer {
                 let shard = self.shard;
@@ -110,7 +111,7 @@ impl<'a> Recorder<'a> {
                     shard,
                     t,
                     k,
-                    old,
+                    sum,
                     size,
                 };
                 if let Some(earlier) = self.crossing.replace(crossing) {
@@ -121,7 +122,7 @@ impl<'a> Recorder<'a> {
                     shard: self.shard,
                     t,
                     k,
-                    old,
+                    sum,
                     size,
                 });
             }
@@ -168,20 +169,18 @@ fn bump(word: &AtomicU64, delta: u64, owned: bool) -> u64 {
     }
 }
 
-/// Adds one call of `size` bytes to `word`; returns whether the call takes the out-of-line
-/// path, and the previous value.
+/// Adds one call of `size` bytes to `word`; returns the step test of the value it held
+/// ([`word::step`]): whether the call takes the out-of-line path.
 #[inline(always)]
-fn add_call(word: &AtomicU64, size: usize, owned: bool) -> (bool, u64) {
-    if owned {
-        // `old + size` serves both the new value and the test.
+fn add_call(word: &AtomicU64, size: usize, owned: bool) -> (u64, bool) {
+    let old = if owned {
         let old = word.load(Relaxed);
-        let with_bytes = old.wrapping_add(size_u64(size));
-        word.store(with_bytes.wrapping_add(word::ONE), Release);
-        (word::crossed_to(old, with_bytes), old)
+        word.store(old.wrapping_add(word::delta(size)), Release);
+        old
     } else {
-        let old = word.fetch_add(word::delta(size), Release);
-        (word::crossed(old, size), old)
-    }
+        word.fetch_add(word::delta(size), Release)
+    };
+    word::step(old, size)
 }
 
 impl Counters {
@@ -244,48 +243,48 @@ impl Counters {
         recorder.crossing.map(Pending::Crossing)
     }
 
-    /// The out-of-line work of a `dealloc` of `size` bytes that left a crossing on `shard`, its
-    /// word holding `old` before the call.
+    /// The out-of-line work of a `dealloc` of `size` bytes that left a crossing on `shard`, with
+    /// step sum `sum`.
     #[inline(always)]
-    pub(crate) fn finish_dealloc(&self, shard: &Shard, old: u64, size: usize) {
+    pub(crate) fn finish_dealloc(&self, shard: &Shard, sum: u64, size: usize) {
         // Inline: the caller is out of line already.
-        self.cross::<-1>(shard, Table::Dealloc, word::index(size), old, size);
+        self.cross::<-1>(shard, Table::Dealloc, word::index(size), sum, size);
     }
 
     /// The out-of-line path of a call of `size` bytes that made word `k` of table `t` pass a
-    /// multiple of `word::STEP` bytes (it held `old` before the call): counts a size above the
+    /// multiple of `word::STEP` bytes (with step sum `sum`): counts a size above the
     /// packed range in the wide totals, tells the shard's live-bytes hint about the steps passed,
     /// and drains a word that is near full.
     #[inline(always)]
     pub(crate) fn finish(&self, c: Crossing<'_>) {
         // One out-of-line function per sign of the table in live bytes.
         match c.t.live_sign() {
-            1 => self.crossed::<1>(c.shard, c.t, c.k, c.old, c.size),
-            -1 => self.crossed::<-1>(c.shard, c.t, c.k, c.old, c.size),
-            _ => self.crossed::<0>(c.shard, c.t, c.k, c.old, c.size),
+            1 => self.crossed::<1>(c.shard, c.t, c.k, c.sum, c.size),
+            -1 => self.crossed::<-1>(c.shard, c.t, c.k, c.sum, c.size),
+            _ => self.crossed::<0>(c.shard, c.t, c.k, c.sum, c.size),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn crossed<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {
-        self.cross::<SIGN>(shard, t, k, old, size);
+    fn crossed<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, sum: u64, size: usize) {
+        self.cross::<SIGN>(shard, t, k, sum, size);
     }
 
     /// [`finish`](Self::finish) for a table whose live-bytes sign is `SIGN`.
     #[inline(always)]
-    fn cross<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {
+    fn cross<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, sum: u64, size: usize) {
         if k >= word::PACKED {
             // The call went to a word that nobody reads: count it for real.
             return self.add_wide(shard, t, size);
         }
         // A leaf unless there is more to do (then a tail call): no registers to save.
-        let pending = shard.unpublished.load(Relaxed).wrapping_add(
-            word::steps_passed(old, size)
-                .cast_signed()
-                .wrapping_mul(SIGN),
-        );
-        let drain = old.wrapping_add(word::delta(size)) & word::TRIGGER != 0;
+        let pending = shard
+            .unpublished
+            .load(Relaxed)
+            .wrapping_add(word::steps_passed(sum).cast_signed().wrapping_mul(SIGN));
+        // The word as it is now, which has this call in it unless a drain took it since.
+        let drain = shard.words[t.index()][k].load(Relaxed) & word::TRIGGER != 0;
         if drain || peak::due(pending) {
             return self.publish_or_drain(shard, t, k, pending, drain);
         }

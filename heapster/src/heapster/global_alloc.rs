@@ -35,11 +35,11 @@ impl<A> Heapster<A> {
     /// As [`GlobalAlloc::dealloc`].
     #[cold]
     #[inline(never)]
-    unsafe fn dealloc_crossed(ptr: *mut u8, layout: Layout, this: &Self, shard: &Shard, old: u64)
+    unsafe fn dealloc_crossed(ptr: *mut u8, layout: Layout, this: &Self, shard: &Shard, sum: u64)
     where
         A: GlobalAlloc,
     {
-        this.counters.finish_dealloc(shard, old, layout.size());
+        this.counters.finish_dealloc(shard, sum, layout.size());
         // SAFETY: the caller's `dealloc` contract, passed on unchanged.
         unsafe { this.inner.dealloc(ptr, layout) };
     }
@@ -63,32 +63,29 @@ impl<A> Heapster<A> {
         unsafe { this.inner.dealloc(ptr, layout) };
     }
 
-    /// The inner `alloc` for a layout with more than the usual alignment (see [`usual`]).
+    /// An `alloc` (`zeroed`: `alloc_zeroed`) of a layout with more than the usual alignment
+    /// (see [`usual`]): the inner call, counted. (`size` and `align` come first, in the
+    /// registers `__rust_alloc` received them in, so that the caller can jump here.)
     ///
     /// # Safety
-    /// As [`GlobalAlloc::alloc`].
+    /// As [`GlobalAlloc::alloc`], for the layout of `size` and `align`, which is valid.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_aligned(&self, layout: Layout) -> *mut u8
+    unsafe fn alloc_aligned(size: usize, align: usize, this: &Self, zeroed: bool) -> *mut u8
     where
         A: GlobalAlloc,
     {
+        // SAFETY: `size` and `align` are those of a valid `Layout` (the caller's).
+        let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
         // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { self.inner.alloc(layout) }
-    }
-
-    /// The inner `alloc_zeroed` for a layout with more than the usual alignment.
-    ///
-    /// # Safety
-    /// As [`GlobalAlloc::alloc_zeroed`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn alloc_zeroed_aligned(&self, layout: Layout) -> *mut u8
-    where
-        A: GlobalAlloc,
-    {
-        // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { self.inner.alloc_zeroed(layout) }
+        let ptr = unsafe {
+            if zeroed {
+                this.inner.alloc_zeroed(layout)
+            } else {
+                this.inner.alloc(layout)
+            }
+        };
+        this.allocated(ptr, layout, zeroed)
     }
 
     /// The inner `realloc` for a layout with more than the usual alignment.
@@ -176,30 +173,28 @@ const fn usual_align(align: usize, size: usize) -> bool {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = if usual(layout) {
-            // SAFETY:
-            // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s
-            //   contract);
-            // - it is passed to the inner allocator unchanged.
-            unsafe { self.inner.alloc(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_aligned(layout) }
-        };
+        if !usual(layout) {
+            // SAFETY: the caller's contract, passed on unchanged.
+            return unsafe { Self::alloc_aligned(layout.size(), layout.align(), self, false) };
+        }
+        // SAFETY:
+        // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s
+        //   contract);
+        // - it is passed to the inner allocator unchanged.
+        let ptr = unsafe { self.inner.alloc(layout) };
         self.allocated(ptr, layout, false)
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = if usual(layout) {
-            // SAFETY:
-            // - the caller guarantees `layout` has a non-zero size;
-            // - it is passed to the inner allocator unchanged, which does the zeroing itself.
-            unsafe { self.inner.alloc_zeroed(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_zeroed_aligned(layout) }
-        };
+        if !usual(layout) {
+            // SAFETY: the caller's contract, passed on unchanged.
+            return unsafe { Self::alloc_aligned(layout.size(), layout.align(), self, true) };
+        }
+        // SAFETY:
+        // - the caller guarantees `layout` has a non-zero size;
+        // - it is passed to the inner allocator unchanged, which does the zeroing itself.
+        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
         self.allocated(ptr, layout, true)
     }
 
@@ -219,7 +214,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
             None => {}
             Some(Pending::Crossing(c)) => {
                 // SAFETY: the caller's `dealloc` contract, passed on with `ptr` and `layout`.
-                return unsafe { Self::dealloc_crossed(ptr, layout, self, c.shard, c.old) };
+                return unsafe { Self::dealloc_crossed(ptr, layout, self, c.shard, c.sum) };
             }
             #[cfg(feature = "thread-owned")]
             Some(Pending::Claim) => {
