@@ -93,16 +93,17 @@ pub(crate) enum Pending<'a> {
 pub(crate) struct Crossing<'a> {
     pub(crate) shard: &'a Shard,
     t: Table,
-    k: usize,
+    /// The word of table `t` the call added to.
+    word: &'a AtomicU64,
     /// The sum of the step test ([`word::step`]), from which the steps passed follow.
     pub(crate) sum: u64,
     size: usize,
 }
 
 impl<'a> Recorder<'a> {
-    /// Adds one call of `size` bytes to `word` (bucket `k` of table `t`).
+    /// Adds one call of `size` bytes to `word`, of table `t`.
     #[inline(always)]
-    fn add_to(&mut self, word: &AtomicU64, t: Table, k: usize, size: usize) {
+    fn add_to(&mut self, word: &'a AtomicU64, t: Table, size: usize) {
         let (sum, crossed) = add_call(word, size, self.owned);
         if crossed {
             if self.defer {
@@ -110,7 +111,7 @@ impl<'a> Recorder<'a> {
                 let crossing = Crossing {
                     shard,
                     t,
-                    k,
+                    word,
                     sum,
                     size,
                 };
@@ -121,7 +122,7 @@ impl<'a> Recorder<'a> {
                 self.counters.finish(Crossing {
                     shard: self.shard,
                     t,
-                    k,
+                    word,
                     sum,
                     size,
                 });
@@ -133,9 +134,8 @@ impl<'a> Recorder<'a> {
 impl Sink for Recorder<'_> {
     #[inline(always)]
     fn add(&mut self, table: Table, size: usize) {
-        let k = word::index(size);
         let w = self.shard.word(table, size);
-        self.add_to(w, table, k, size);
+        self.add_to(w, table, size);
     }
 
     #[inline(always)]
@@ -143,7 +143,7 @@ impl Sink for Recorder<'_> {
         let k = direction.index();
         if copied <= word::PACKED_MAX {
             let w = &self.shard.words[Table::Moved.index()][k];
-            self.add_to(w, Table::Moved, k, copied);
+            self.add_to(w, Table::Moved, copied);
         } else {
             let wide = &self.counters.wide;
             wide.add_one(self.shard, Table::Moved, k, size_u64(copied));
@@ -244,63 +244,86 @@ impl Counters {
     }
 
     /// The out-of-line work of a `dealloc` of `size` bytes that left a crossing on `shard`, with
-    /// step sum `sum`.
+    /// step sum `sum`: [`cross`](Self::cross). Returns the hint for [`rare_dealloc`] when there
+    /// is more to do.
+    ///
+    /// [`rare_dealloc`]: Self::rare_dealloc
     #[inline(always)]
-    pub(crate) fn finish_dealloc(&self, shard: &Shard, sum: u64, size: usize) {
+    pub(crate) fn cross_dealloc(&self, shard: &Shard, sum: u64, size: usize) -> Option<i64> {
         // Inline: the caller is out of line already.
-        self.cross::<-1>(shard, Table::Dealloc, word::index(size), sum, size);
+        Self::cross::<-1>(shard, shard.word(Table::Dealloc, size), sum)
     }
 
-    /// The out-of-line path of a call of `size` bytes that made word `k` of table `t` pass a
-    /// multiple of `word::STEP` bytes (with step sum `sum`): counts a size above the
-    /// packed range in the wide totals, tells the shard's live-bytes hint about the steps passed,
-    /// and drains a word that is near full.
+    /// [`rare`](Self::rare) for a `dealloc` of `size` bytes.
+    #[inline(always)]
+    pub(crate) fn rare_dealloc(&self, shard: &Shard, pending: i64, size: usize) {
+        let word = shard.word(Table::Dealloc, size);
+        self.rare(shard, Table::Dealloc, word, pending, size);
+    }
+
+    /// The out-of-line path of a call of `size` bytes that made its word pass a multiple of
+    /// `word::STEP` bytes: counts a size above the packed range in the wide totals, tells the
+    /// shard's live-bytes hint about the steps passed, and drains a word that is near full.
     #[inline(always)]
     pub(crate) fn finish(&self, c: Crossing<'_>) {
         // One out-of-line function per sign of the table in live bytes.
         match c.t.live_sign() {
-            1 => self.crossed::<1>(c.shard, c.t, c.k, c.sum, c.size),
-            -1 => self.crossed::<-1>(c.shard, c.t, c.k, c.sum, c.size),
-            _ => self.crossed::<0>(c.shard, c.t, c.k, c.sum, c.size),
+            1 => self.crossed::<1>(c.shard, c.t, c.word, c.sum, c.size),
+            -1 => self.crossed::<-1>(c.shard, c.t, c.word, c.sum, c.size),
+            _ => self.crossed::<0>(c.shard, c.t, c.word, c.sum, c.size),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn crossed<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, sum: u64, size: usize) {
-        self.cross::<SIGN>(shard, t, k, sum, size);
+    fn crossed<const SIGN: i64>(
+        &self,
+        shard: &Shard,
+        t: Table,
+        word: &AtomicU64,
+        sum: u64,
+        size: usize,
+    ) {
+        if let Some(pending) = Self::cross::<SIGN>(shard, word, sum) {
+            self.rare(shard, t, word, pending, size);
+        }
     }
 
-    /// [`finish`](Self::finish) for a table whose live-bytes sign is `SIGN`.
+    /// The common part of [`finish`](Self::finish), for a word of a table whose live-bytes sign
+    /// is `SIGN`: adds the steps passed to the shard's hint. Returns the hint's new value instead
+    /// when there is more to do (see [`rare`](Self::rare)).
     #[inline(always)]
-    fn cross<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, sum: u64, size: usize) {
-        if k >= word::PACKED {
-            // The call went to a word that nobody reads: count it for real.
-            return self.add_wide(shard, t, size);
-        }
-        // A leaf unless there is more to do (then a tail call): no registers to save.
+    fn cross<const SIGN: i64>(shard: &Shard, word: &AtomicU64, sum: u64) -> Option<i64> {
+        // A leaf: no registers to save. A size above the packed range passes more than
+        // `2 PUBLISH_BYTES` of steps, so its hint is always due: it needs no test of its own.
         let pending = shard
             .unpublished
             .load(Relaxed)
             .wrapping_add(word::steps_passed(sum).cast_signed().wrapping_mul(SIGN));
-        // The word as it is now, which has this call in it unless a drain took it since.
-        let drain = shard.words[t.index()][k].load(Relaxed) & word::TRIGGER != 0;
-        if drain || peak::due(pending) {
-            return self.publish_or_drain(shard, t, k, pending, drain);
+        if peak::due(pending) || drain_due(word) {
+            return Some(pending);
         }
         shard.unpublished.store(pending, Relaxed);
+        None
     }
 
-    /// The rare part of [`finish`](Self::finish): publishes the shard's net bytes when the
-    /// hint `pending` is due, and drains word `k` of table `t` when `drain`.
+    /// The rare part of [`finish`](Self::finish), with the shard's hint `pending`: counts a size
+    /// above the packed range in the wide totals; else publishes the shard's net bytes when the
+    /// hint is due, and drains `word` (of table `t`) when it is near full.
+    #[cold]
     #[inline(never)]
-    fn publish_or_drain(&self, shard: &Shard, t: Table, k: usize, pending: i64, drain: bool) {
+    fn rare(&self, shard: &Shard, t: Table, word: &AtomicU64, pending: i64, size: usize) {
+        let k = shard.bucket_of(t, word);
+        if k >= word::PACKED {
+            // The call went to a word that nobody reads: count it for real.
+            return self.add_wide(shard, t, size);
+        }
         if peak::due(pending) {
             self.peak.publish(&self.gate, shard);
         } else {
             shard.unpublished.store(pending, Relaxed);
         }
-        if drain {
+        if drain_due(word) {
             self.wide.drain(&self.gate, shard, t, k);
         }
     }
@@ -407,6 +430,13 @@ struct Reading {
     /// Each shard's `published` value before the read, and its net bytes in the read.
     published: [i64; ALL_SHARDS],
     net: [i64; ALL_SHARDS],
+}
+
+/// Whether `word` is near full. It is read as it is now: with the call that sent us here in it,
+/// unless a drain took it since.
+#[inline(always)]
+fn drain_due(word: &AtomicU64) -> bool {
+    word.load(Relaxed) & word::TRIGGER != 0
 }
 
 /// Adds one shard's packed words of table `t` to `tally`; returns their bytes.

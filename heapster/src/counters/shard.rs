@@ -72,6 +72,15 @@ impl Shard {
         &self.words[t.index()][word::index(size)]
     }
 
+    /// The bucket of `word`, a word of table `t` of this shard.
+    pub(crate) fn bucket_of(&self, t: Table, word: &AtomicU64) -> usize {
+        let first = self.words[t.index()].as_ptr().addr();
+        core::ptr::from_ref(word)
+            .addr()
+            .wrapping_sub(first)
+            .wrapping_shr(3) // 8 bytes a word
+    }
+
     /// Where bytes leaving table `t`'s words are kept for this shard's net bytes; none for
     /// tables that are not part of live bytes.
     pub(crate) fn overflow(&self, t: Table) -> Option<&AtomicU64> {

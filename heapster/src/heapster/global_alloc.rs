@@ -27,21 +27,61 @@ impl<A> Heapster<A> {
         scope::record(self.id(), call);
     }
 
-    /// The rest of a `dealloc` whose word passed a step (`Counters::finish`): the out-of-line
-    /// counting work, then the inner call. (`ptr` and `layout` come first, in the registers
-    /// `dealloc` received them in.)
+    /// The rest of a `dealloc` whose word passed a step (`Counters::cross_dealloc`): the
+    /// out-of-line counting work, then the inner call. (`ptr`, `size` and `align` come first, in
+    /// the registers `__rust_dealloc` received them in, so that `dealloc` jumps here with no
+    /// moves.)
     ///
     /// # Safety
-    /// As [`GlobalAlloc::dealloc`].
+    /// As [`GlobalAlloc::dealloc`], for the layout of `size` and `align`, which is valid.
     #[cold]
     #[inline(never)]
-    unsafe fn dealloc_crossed(ptr: *mut u8, layout: Layout, this: &Self, shard: &Shard, sum: u64)
-    where
+    unsafe fn dealloc_crossed(
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        this: &Self,
+        shard: &Shard,
+        sum: u64,
+    ) where
         A: GlobalAlloc,
     {
-        this.counters.finish_dealloc(shard, sum, layout.size());
-        // SAFETY: the caller's `dealloc` contract, passed on unchanged.
-        unsafe { this.inner.dealloc(ptr, layout) };
+        if let Some(pending) = this.counters.cross_dealloc(shard, sum, size) {
+            // SAFETY: the caller's `dealloc` contract, passed on unchanged.
+            return unsafe { Self::dealloc_rare(ptr, size, align, this, shard, pending) };
+        }
+        // SAFETY: the caller's `dealloc` contract, passed on unchanged; `size` and `align` are
+        // those of its valid layout.
+        unsafe {
+            this.inner
+                .dealloc(ptr, Layout::from_size_align_unchecked(size, align))
+        };
+    }
+
+    /// The rest of a `dealloc` that has rare counting work to do (`Counters::rare_dealloc`),
+    /// then the inner call.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::dealloc`], for the layout of `size` and `align`, which is valid.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_rare(
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        this: &Self,
+        shard: &Shard,
+        pending: i64,
+    ) where
+        A: GlobalAlloc,
+    {
+        this.counters.rare_dealloc(shard, pending, size);
+        // SAFETY: the caller's `dealloc` contract, passed on unchanged; `size` and `align` are
+        // those of its valid layout.
+        unsafe {
+            this.inner
+                .dealloc(ptr, Layout::from_size_align_unchecked(size, align))
+        };
     }
 
     /// A `dealloc` of a thread that has no block of this thread-owned instance yet: counts it
@@ -238,7 +278,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
             None => {}
             Some(Pending::Crossing(c)) => {
                 // SAFETY: the caller's `dealloc` contract, passed on with `ptr` and `layout`.
-                return unsafe { Self::dealloc_crossed(ptr, layout, self, c.shard, c.sum) };
+                return unsafe {
+                    Self::dealloc_crossed(ptr, layout.size(), layout.align(), self, c.shard, c.sum)
+                };
             }
             #[cfg(feature = "thread-owned")]
             Some(Pending::Claim) => {
