@@ -243,11 +243,7 @@ impl Counters {
         recorder.crossing.map(Pending::Crossing)
     }
 
-    /// The out-of-line work of a `dealloc` of `size` bytes that left a crossing on `shard`, with
-    /// step sum `sum`: [`cross`](Self::cross). Returns the hint for [`rare_dealloc`] when there
-    /// is more to do.
-    ///
-    /// [`rare_dealloc`]: Self::rare_dealloc
+    /// [`cross`](Self::cross) for a `dealloc` of `size` bytes on `shard`, with step sum `sum`.
     #[inline(always)]
     pub(crate) fn cross_dealloc(&self, shard: &Shard, sum: u64, size: usize) -> Option<i64> {
         // Inline: the caller is out of line already.
@@ -300,7 +296,8 @@ impl Counters {
             .unpublished
             .load(Relaxed)
             .wrapping_add(word::steps_passed(sum).cast_signed().wrapping_mul(SIGN));
-        if peak::due(pending) || drain_due(word) {
+        // The word as it is now: with this call in it, unless a drain took it since.
+        if peak::due(pending) || word::full(word.load(Relaxed)) {
             return Some(pending);
         }
         shard.unpublished.store(pending, Relaxed);
@@ -323,7 +320,7 @@ impl Counters {
         } else {
             shard.unpublished.store(pending, Relaxed);
         }
-        if drain_due(word) {
+        if word::full(word.load(Relaxed)) {
             self.wide.drain(&self.gate, shard, t, k);
         }
     }
@@ -430,13 +427,6 @@ struct Reading {
     /// Each shard's `published` value before the read, and its net bytes in the read.
     published: [i64; ALL_SHARDS],
     net: [i64; ALL_SHARDS],
-}
-
-/// Whether `word` is near full. It is read as it is now: with the call that sent us here in it,
-/// unless a drain took it since.
-#[inline(always)]
-fn drain_due(word: &AtomicU64) -> bool {
-    word.load(Relaxed) & word::TRIGGER != 0
 }
 
 /// Adds one shard's packed words of table `t` to `tally`; returns their bytes.

@@ -24,6 +24,7 @@ use core::sync::atomic::{AtomicI64, AtomicU64};
 
 use super::gate::Gate;
 use super::shard::Shard;
+use crate::index::indexed;
 
 /// A shard publishes its net change once the hint passes this many bytes either way.
 pub(crate) const PUBLISH_BYTES: u64 = 128 * 1024;
@@ -38,19 +39,16 @@ pub(crate) const fn due(pending: i64) -> bool {
     pending.cast_unsigned().wrapping_add(PUBLISH_BYTES - 1) >= 2 * PUBLISH_BYTES - 1
 }
 
-/// The high-water marks of live bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Mark {
-    /// Since the instance was created; never reset.
-    Lifetime = 0,
-    /// Since the last `take_interval_peak`.
-    Interval = 1,
-    /// Since the last `reset_peak`.
-    User = 2,
-}
-
-impl Mark {
-    const COUNT: usize = 3;
+indexed! {
+    /// The high-water marks of live bytes.
+    pub(crate) enum Mark {
+        /// Since the instance was created; never reset.
+        Lifetime,
+        /// Since the last `take_interval_peak`.
+        Interval,
+        /// Since the last `reset_peak`.
+        User,
+    }
 }
 
 #[repr(C, align(128))]
@@ -83,12 +81,12 @@ impl Peak {
     }
 
     pub(crate) fn mark(&self, m: Mark) -> u64 {
-        self.marks[m as usize].load(Relaxed)
+        self.marks[m.index()].load(Relaxed)
     }
 
     /// Restarts mark `m` at the current estimate; returns its previous value.
     pub(crate) fn restart(&self, m: Mark) -> u64 {
-        self.marks[m as usize].swap(self.estimate(), Relaxed)
+        self.marks[m.index()].swap(self.estimate(), Relaxed)
     }
 
     /// Adds `change` to `shard`'s hint, publishing when the hint has grown large.

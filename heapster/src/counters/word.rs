@@ -31,7 +31,7 @@ pub(crate) const STEP: u64 = 1 << STEP_BITS;
 /// [`STEP`] calls from each thread, so the fields keep room for `2^29` further bytes (512
 /// concurrent 1 MiB calls) and billions of calls. Unit tests drain far more often.
 const DRAIN_COUNT_BIT: u32 = if cfg!(test) { 8 } else { 32 };
-pub(crate) const TRIGGER: u64 =
+const TRIGGER: u64 =
     (u64::MAX << (BYTES_BITS + DRAIN_COUNT_BIT)) | (BYTES_MASK & (u64::MAX << (BYTES_BITS - 1)));
 
 /// The word of a call of `size` bytes: its size bucket for `size >= 1`, from one `lea` and one
@@ -62,6 +62,12 @@ pub(crate) const fn step(old: u64, size: usize) -> (u64, bool) {
 #[inline(always)]
 pub(crate) const fn steps_passed(sum: u64) -> u64 {
     sum.wrapping_add(STEP) & !(STEP - 1)
+}
+
+/// Whether a word holding `word` is near full: it is drained.
+#[inline(always)]
+pub(crate) const fn full(word: u64) -> bool {
+    word & TRIGGER != 0
 }
 
 /// The count of a word.

@@ -103,9 +103,29 @@ impl<A> Heapster<A> {
         unsafe { this.inner.dealloc(ptr, layout) };
     }
 
-    /// An `alloc` (`zeroed`: `alloc_zeroed`) of a layout with more than the usual alignment
-    /// (see [`usual`]): the inner call, counted. (`size` and `align` come first, in the
-    /// registers `__rust_alloc` received them in, so that the caller can jump here.)
+    /// `alloc` (`zeroed`: `alloc_zeroed`), counted. Layouts with more than the usual alignment
+    /// (see [`usual`]) go to a cold function.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`].
+    #[inline(always)]
+    unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8
+    where
+        A: GlobalAlloc,
+    {
+        if !usual(layout) {
+            // SAFETY: the caller's contract, passed on unchanged.
+            return unsafe { Self::alloc_aligned(layout.size(), layout.align(), self, zeroed) };
+        }
+        let size = kept(layout.size());
+        // SAFETY: the caller's contract, passed on unchanged.
+        let ptr = unsafe { self.inner_alloc(layout, zeroed) };
+        self.allocated(ptr, size, zeroed)
+    }
+
+    /// An `alloc` (`zeroed`: `alloc_zeroed`) of a layout with more than the usual alignment:
+    /// the inner call, counted. (`size` and `align` come first, in the registers `__rust_alloc`
+    /// received them in, so that the caller can jump here.)
     ///
     /// # Safety
     /// As [`GlobalAlloc::alloc`], for the layout of `size` and `align`, which is valid.
@@ -118,14 +138,27 @@ impl<A> Heapster<A> {
         // SAFETY: `size` and `align` are those of a valid `Layout` (the caller's).
         let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
         // SAFETY: the caller's contract, passed on unchanged.
-        let ptr = unsafe {
-            if zeroed {
-                this.inner.alloc_zeroed(layout)
-            } else {
-                this.inner.alloc(layout)
-            }
-        };
+        let ptr = unsafe { this.inner_alloc(layout, zeroed) };
         this.allocated(ptr, size, zeroed)
+    }
+
+    /// The inner allocator's `alloc` (`zeroed`: `alloc_zeroed`, which does the zeroing itself).
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`]: the caller guarantees that `layout` has a non-zero size.
+    #[inline(always)]
+    unsafe fn inner_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8
+    where
+        A: GlobalAlloc,
+    {
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(layout)
+            } else {
+                self.inner.alloc(layout)
+            }
+        }
     }
 
     /// The inner `realloc` for a layout with more than the usual alignment.
@@ -235,31 +268,14 @@ fn kept(size: usize) -> usize {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !usual(layout) {
-            // SAFETY: the caller's contract, passed on unchanged.
-            return unsafe { Self::alloc_aligned(layout.size(), layout.align(), self, false) };
-        }
-        let size = kept(layout.size());
-        // SAFETY:
-        // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s
-        //   contract);
-        // - it is passed to the inner allocator unchanged.
-        let ptr = unsafe { self.inner.alloc(layout) };
-        self.allocated(ptr, size, false)
+        // SAFETY: the caller's `alloc` contract, passed on.
+        unsafe { self.alloc_counted(layout, false) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !usual(layout) {
-            // SAFETY: the caller's contract, passed on unchanged.
-            return unsafe { Self::alloc_aligned(layout.size(), layout.align(), self, true) };
-        }
-        let size = kept(layout.size());
-        // SAFETY:
-        // - the caller guarantees `layout` has a non-zero size;
-        // - it is passed to the inner allocator unchanged, which does the zeroing itself.
-        let ptr = unsafe { self.inner.alloc_zeroed(layout) };
-        self.allocated(ptr, size, true)
+        // SAFETY: the caller's `alloc_zeroed` contract, passed on.
+        unsafe { self.alloc_counted(layout, true) }
     }
 
     #[inline]
