@@ -32,11 +32,15 @@ pub(crate) const PUBLISH_BYTES: u64 = 128 * 1024;
 /// without a drain overlapping.
 const PUBLISH_ATTEMPTS: usize = 1;
 
-/// Whether a shard whose hint would be `pending` publishes.
+/// The hint of a shard whose net bytes have not changed since it last published. A hint is
+/// kept this much above the change it stands for, so that [`due`] is one unsigned compare.
+pub(crate) const UNCHANGED: i64 = PUBLISH_BYTES.cast_signed() - 1;
+
+/// Whether a shard whose hint would be `hint` publishes: whether the change it stands for is
+/// `PUBLISH_BYTES` or more either way.
 #[inline(always)]
-pub(crate) const fn due(pending: i64) -> bool {
-    // `|pending| >= PUBLISH_BYTES`, as one add and one unsigned compare.
-    pending.cast_unsigned().wrapping_add(PUBLISH_BYTES - 1) >= 2 * PUBLISH_BYTES - 1
+pub(crate) const fn due(hint: i64) -> bool {
+    hint.cast_unsigned() >= 2 * PUBLISH_BYTES - 1
 }
 
 indexed! {
@@ -104,7 +108,7 @@ impl Peak {
     #[cold]
     #[inline(never)]
     pub(crate) fn publish(&self, gate: &Gate, shard: &Shard) {
-        shard.unpublished.store(0, Relaxed);
+        shard.unpublished.store(UNCHANGED, Relaxed);
         let ((before, net), consistent) = gate.read(PUBLISH_ATTEMPTS, || {
             (shard.published.load(Acquire), shard.net_bytes())
         });
@@ -153,7 +157,7 @@ mod tests {
             i64::MIN,
         ] {
             assert_eq!(
-                due(pending),
+                due(pending.wrapping_add(UNCHANGED)),
                 pending.unsigned_abs() >= PUBLISH_BYTES,
                 "{pending}"
             );
