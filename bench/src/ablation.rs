@@ -106,24 +106,16 @@ fn stack_pointer() -> usize {
     }
 }
 
-/// `size` in a register of its own across the inner call, as heapster's `kept` (an empty asm
-/// the compiler cannot see through, so it does not move the argument there and back).
-#[inline(always)]
-fn kept(size: usize) -> usize {
+/// `size` in a register of its own across the inner call, as heapster's `kept`: an empty asm
+/// that the compiler cannot see through, so that it does not move the argument there and back.
+#[inline]
+#[allow(unused_mut, reason = "written on x86-64 only")]
+fn kept(mut size: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
-    {
-        let mut size = size;
-        // SAFETY: an empty template: touches no memory, stack or flag, leaves the register as is.
-        unsafe {
-            std::arch::asm!(
-                "/* {0} */",
-                inout(reg) size,
-                options(nomem, nostack, preserves_flags)
-            );
-        }
-        size
-    }
-    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: an empty template: touches no memory, stack or flag, leaves the register as is.
+    unsafe {
+        std::arch::asm!("/* {} */", inout(reg) size, options(nomem, nostack));
+    };
     size
 }
 
