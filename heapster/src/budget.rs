@@ -230,6 +230,18 @@ pub fn __assert_allocations(stats: &Stats, limit: u64, exact: bool, expression: 
     }
 }
 
+/// The expansion of the `assert_*allocations*` macros: `$measure` gives `(result, stats)` for
+/// `$what`; checks `stats` against `$n` (exactly when `$exact`) and evaluates to `result`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __assert_measured {
+    ($measure:expr, $n:expr, $exact:literal, $what:expr) => {{
+        let (result, stats) = $measure;
+        $crate::__assert_allocations(&stats, $n, $exact, ::core::stringify!($what));
+        result
+    }};
+}
+
 /// Asserts that an expression makes exactly `n` allocations on the current thread, and
 /// evaluates to its value. On failure the message shows the expression and the measured stats.
 ///
@@ -251,11 +263,9 @@ pub fn __assert_allocations(stats: &Stats, limit: u64, exact: bool, expression: 
 /// ```
 #[macro_export]
 macro_rules! assert_allocations {
-    ($heap:expr, $n:expr, $body:expr $(,)?) => {{
-        let (result, stats) = $heap.measure_thread(|| $body);
-        $crate::__assert_allocations(&stats, $n, true, ::core::stringify!($body));
-        result
-    }};
+    ($heap:expr, $n:expr, $body:expr $(,)?) => {
+        $crate::__assert_measured!($heap.measure_thread(|| $body), $n, true, $body)
+    };
 }
 
 /// Asserts that an expression makes at most `n` allocations on the current thread, and
@@ -276,11 +286,9 @@ macro_rules! assert_allocations {
 /// ```
 #[macro_export]
 macro_rules! assert_max_allocations {
-    ($heap:expr, $n:expr, $body:expr $(,)?) => {{
-        let (result, stats) = $heap.measure_thread(|| $body);
-        $crate::__assert_allocations(&stats, $n, false, ::core::stringify!($body));
-        result
-    }};
+    ($heap:expr, $n:expr, $body:expr $(,)?) => {
+        $crate::__assert_measured!($heap.measure_thread(|| $body), $n, false, $body)
+    };
 }
 
 /// Awaits a future and asserts that exactly `n` allocations were made while it was polled, on
@@ -307,11 +315,9 @@ macro_rules! assert_max_allocations {
 /// ```
 #[macro_export]
 macro_rules! assert_allocations_async {
-    ($heap:expr, $n:expr, $future:expr $(,)?) => {{
-        let (result, stats) = $heap.measure_future($future).await;
-        $crate::__assert_allocations(&stats, $n, true, ::core::stringify!($future));
-        result
-    }};
+    ($heap:expr, $n:expr, $future:expr $(,)?) => {
+        $crate::__assert_measured!($heap.measure_future($future).await, $n, true, $future)
+    };
 }
 
 /// Awaits a future and asserts that at most `n` allocations were made while it was polled;
@@ -332,9 +338,7 @@ macro_rules! assert_allocations_async {
 /// ```
 #[macro_export]
 macro_rules! assert_max_allocations_async {
-    ($heap:expr, $n:expr, $future:expr $(,)?) => {{
-        let (result, stats) = $heap.measure_future($future).await;
-        $crate::__assert_allocations(&stats, $n, false, ::core::stringify!($future));
-        result
-    }};
+    ($heap:expr, $n:expr, $future:expr $(,)?) => {
+        $crate::__assert_measured!($heap.measure_future($future).await, $n, false, $future)
+    };
 }

@@ -4,9 +4,9 @@
 //! [`shard::Shard`]s picked by stack address (`shard`), or in thread-owned mode a block of the
 //! calling thread's own (`owned`). In a shard, each table has one packed word per size bucket
 //! (`word`): recording a call is one atomic `fetch_add` (a plain load and store in a
-//! thread-owned block), and a `lea`, a `xor` and a compare on the value it returned. Rarely
-//! (once per 8 KiB of bytes or 8192 calls of one word, and for every call of 8 KiB or more) the
-//! out-of-line path runs: it drains a word that is near full into the wide 64-bit totals
+//! thread-owned block), and an `or`, an `add` and a branch on carry on the value it returned.
+//! Rarely (once per 8 KiB of bytes or 8192 calls of one word, and for every call of 8 KiB or
+//! more) the out-of-line path runs: it drains a word that is near full into the wide 64-bit totals
 //! (`wide`, inside the drain gate, `gate`), counts sizes above 1 MiB there directly, and feeds
 //! the shard's live-bytes hint, from which the peak marks are kept (`peak`).
 //!
@@ -93,24 +93,26 @@ pub(crate) enum Pending<'a> {
 pub(crate) struct Crossing<'a> {
     pub(crate) shard: &'a Shard,
     t: Table,
-    k: usize,
-    pub(crate) old: u64,
+    /// The word of table `t` the call added to.
+    word: &'a AtomicU64,
+    /// The sum of the step test ([`word::step`]), from which the steps passed follow.
+    pub(crate) sum: u64,
     size: usize,
 }
 
 impl<'a> Recorder<'a> {
-    /// Adds one call of `size` bytes to `word` (bucket `k` of table `t`).
+    /// Adds one call of `size` bytes to `word`, of table `t`.
     #[inline(always)]
-    fn add_to(&mut self, word: &AtomicU64, t: Table, k: usize, size: usize) {
-        let (crossed, old) = add_call(word, size, self.owned);
+    fn add_to(&mut self, word: &'a AtomicU64, t: Table, size: usize) {
+        let (sum, crossed) = add_call(word, size, self.owned);
         if crossed {
             if self.defer {
                 let shard = self.shard;
                 let crossing = Crossing {
                     shard,
                     t,
-                    k,
-                    old,
+                    word,
+                    sum,
                     size,
                 };
                 if let Some(earlier) = self.crossing.replace(crossing) {
@@ -120,8 +122,8 @@ impl<'a> Recorder<'a> {
                 self.counters.finish(Crossing {
                     shard: self.shard,
                     t,
-                    k,
-                    old,
+                    word,
+                    sum,
                     size,
                 });
             }
@@ -132,9 +134,8 @@ impl<'a> Recorder<'a> {
 impl Sink for Recorder<'_> {
     #[inline(always)]
     fn add(&mut self, table: Table, size: usize) {
-        let k = word::index(size);
         let w = self.shard.word(table, size);
-        self.add_to(w, table, k, size);
+        self.add_to(w, table, size);
     }
 
     #[inline(always)]
@@ -142,7 +143,7 @@ impl Sink for Recorder<'_> {
         let k = direction.index();
         if copied <= word::PACKED_MAX {
             let w = &self.shard.words[Table::Moved.index()][k];
-            self.add_to(w, Table::Moved, k, copied);
+            self.add_to(w, Table::Moved, copied);
         } else {
             let wide = &self.counters.wide;
             wide.add_one(self.shard, Table::Moved, k, size_u64(copied));
@@ -168,20 +169,18 @@ fn bump(word: &AtomicU64, delta: u64, owned: bool) -> u64 {
     }
 }
 
-/// Adds one call of `size` bytes to `word`; returns whether the call takes the out-of-line
-/// path, and the previous value.
+/// Adds one call of `size` bytes to `word`; returns the step test of the value it held
+/// ([`word::step`]): whether the call takes the out-of-line path.
 #[inline(always)]
-fn add_call(word: &AtomicU64, size: usize, owned: bool) -> (bool, u64) {
-    if owned {
-        // `old + size` serves both the new value and the test.
+fn add_call(word: &AtomicU64, size: usize, owned: bool) -> (u64, bool) {
+    let old = if owned {
         let old = word.load(Relaxed);
-        let with_bytes = old.wrapping_add(size_u64(size));
-        word.store(with_bytes.wrapping_add(word::ONE), Release);
-        (word::crossed_to(old, with_bytes), old)
+        word.store(old.wrapping_add(word::delta(size)), Release);
+        old
     } else {
-        let old = word.fetch_add(word::delta(size), Release);
-        (word::crossed(old, size), old)
-    }
+        word.fetch_add(word::delta(size), Release)
+    };
+    word::step(old, size)
 }
 
 impl Counters {
@@ -244,64 +243,84 @@ impl Counters {
         recorder.crossing.map(Pending::Crossing)
     }
 
-    /// The out-of-line work of a `dealloc` of `size` bytes that left a crossing on `shard`, its
-    /// word holding `old` before the call.
+    /// [`cross`](Self::cross) for a `dealloc` of `size` bytes on `shard`, with step sum `sum`.
     #[inline(always)]
-    pub(crate) fn finish_dealloc(&self, shard: &Shard, old: u64, size: usize) {
+    pub(crate) fn cross_dealloc(&self, shard: &Shard, sum: u64, size: usize) -> Option<i64> {
         // Inline: the caller is out of line already.
-        self.cross::<-1>(shard, Table::Dealloc, word::index(size), old, size);
+        Self::cross::<-1>(shard, shard.word(Table::Dealloc, size), sum)
     }
 
-    /// The out-of-line path of a call of `size` bytes that made word `k` of table `t` pass a
-    /// multiple of `word::STEP` bytes (it held `old` before the call): counts a size above the
-    /// packed range in the wide totals, tells the shard's live-bytes hint about the steps passed,
-    /// and drains a word that is near full.
+    /// [`rare`](Self::rare) for a `dealloc` of `size` bytes.
+    #[inline(always)]
+    pub(crate) fn rare_dealloc(&self, shard: &Shard, pending: i64, size: usize) {
+        let word = shard.word(Table::Dealloc, size);
+        self.rare(shard, Table::Dealloc, word, pending, size);
+    }
+
+    /// The out-of-line path of a call of `size` bytes that made its word pass a multiple of
+    /// `word::STEP` bytes: counts a size above the packed range in the wide totals, tells the
+    /// shard's live-bytes hint about the steps passed, and drains a word that is near full.
     #[inline(always)]
     pub(crate) fn finish(&self, c: Crossing<'_>) {
         // One out-of-line function per sign of the table in live bytes.
         match c.t.live_sign() {
-            1 => self.crossed::<1>(c.shard, c.t, c.k, c.old, c.size),
-            -1 => self.crossed::<-1>(c.shard, c.t, c.k, c.old, c.size),
-            _ => self.crossed::<0>(c.shard, c.t, c.k, c.old, c.size),
+            1 => self.crossed::<1>(c.shard, c.t, c.word, c.sum, c.size),
+            -1 => self.crossed::<-1>(c.shard, c.t, c.word, c.sum, c.size),
+            _ => self.crossed::<0>(c.shard, c.t, c.word, c.sum, c.size),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn crossed<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {
-        self.cross::<SIGN>(shard, t, k, old, size);
+    fn crossed<const SIGN: i64>(
+        &self,
+        shard: &Shard,
+        t: Table,
+        word: &AtomicU64,
+        sum: u64,
+        size: usize,
+    ) {
+        if let Some(pending) = Self::cross::<SIGN>(shard, word, sum) {
+            self.rare(shard, t, word, pending, size);
+        }
     }
 
-    /// [`finish`](Self::finish) for a table whose live-bytes sign is `SIGN`.
+    /// The common part of [`finish`](Self::finish), for a word of a table whose live-bytes sign
+    /// is `SIGN`: adds the steps passed to the shard's hint. Returns the hint's new value instead
+    /// when there is more to do (see [`rare`](Self::rare)).
     #[inline(always)]
-    fn cross<const SIGN: i64>(&self, shard: &Shard, t: Table, k: usize, old: u64, size: usize) {
+    fn cross<const SIGN: i64>(shard: &Shard, word: &AtomicU64, sum: u64) -> Option<i64> {
+        // A leaf: no registers to save. A size above the packed range passes more than
+        // `2 PUBLISH_BYTES` of steps, so its hint is always due: it needs no test of its own.
+        let pending = shard
+            .unpublished
+            .load(Relaxed)
+            .wrapping_add(word::steps_passed(sum).cast_signed().wrapping_mul(SIGN));
+        // The word as it is now: with this call in it, unless a drain took it since.
+        if peak::due(pending) || word::full(word.load(Relaxed)) {
+            return Some(pending);
+        }
+        shard.unpublished.store(pending, Relaxed);
+        None
+    }
+
+    /// The rare part of [`finish`](Self::finish), with the shard's hint `pending`: counts a size
+    /// above the packed range in the wide totals; else publishes the shard's net bytes when the
+    /// hint is due, and drains `word` (of table `t`) when it is near full.
+    #[cold]
+    #[inline(never)]
+    fn rare(&self, shard: &Shard, t: Table, word: &AtomicU64, pending: i64, size: usize) {
+        let k = shard.bucket_of(t, word);
         if k >= word::PACKED {
             // The call went to a word that nobody reads: count it for real.
             return self.add_wide(shard, t, size);
         }
-        // A leaf unless there is more to do (then a tail call): no registers to save.
-        let pending = shard.unpublished.load(Relaxed).wrapping_add(
-            word::steps_passed(old, size)
-                .cast_signed()
-                .wrapping_mul(SIGN),
-        );
-        let drain = old.wrapping_add(word::delta(size)) & word::TRIGGER != 0;
-        if drain || peak::due(pending) {
-            return self.publish_or_drain(shard, t, k, pending, drain);
-        }
-        shard.unpublished.store(pending, Relaxed);
-    }
-
-    /// The rare part of [`finish`](Self::finish): publishes the shard's net bytes when the
-    /// hint `pending` is due, and drains word `k` of table `t` when `drain`.
-    #[inline(never)]
-    fn publish_or_drain(&self, shard: &Shard, t: Table, k: usize, pending: i64, drain: bool) {
         if peak::due(pending) {
             self.peak.publish(&self.gate, shard);
         } else {
             shard.unpublished.store(pending, Relaxed);
         }
-        if drain {
+        if word::full(word.load(Relaxed)) {
             self.wide.drain(&self.gate, shard, t, k);
         }
     }

@@ -4,6 +4,15 @@ use core::ops::{Add, AddAssign, Sub, SubAssign};
 
 use crate::bucket::{BUCKETS, bucket_index, bucket_lower_bound, bucket_upper_bound};
 
+/// `part / whole` as a float, or `None` when `whole` is zero (means and ratios of counters).
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "a mean or a ratio is approximate by nature"
+)]
+pub(crate) fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole != 0).then(|| part as f64 / whole as f64)
+}
+
 /// Counts of sizes in 64 upper-inclusive power-of-two buckets, and the exact sum of the sizes.
 ///
 /// Bucket `k` counts sizes `s` with `2^(k-1) < s <= 2^k` (bucket 0: `s <= 1`), see
@@ -108,12 +117,7 @@ impl Histogram {
     /// The mean size, or `None` when empty.
     #[must_use]
     pub fn mean(&self) -> Option<f64> {
-        let n = self.count();
-        #[allow(
-            clippy::cast_precision_loss,
-            reason = "a mean is approximate by nature"
-        )]
-        (n != 0).then(|| self.sum as f64 / n as f64)
+        ratio(self.sum, self.count())
     }
 
     /// The non-empty buckets, smallest sizes first.

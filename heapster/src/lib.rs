@@ -111,6 +111,7 @@ mod counters;
 mod fmt;
 mod heapster;
 mod histogram;
+mod index;
 mod rules;
 #[cfg(feature = "scoped")]
 mod scope;

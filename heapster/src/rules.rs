@@ -7,47 +7,32 @@
 //! [`Tally`](crate::tally::Tally)) are two sinks; what a table means in [`Stats`](crate::Stats)
 //! is written once too, in [`Tally::stats`](crate::tally::Tally::stats).
 
-/// A table of size-bucketed counts and byte sums.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Table {
-    /// Successful `alloc` calls, by requested size.
-    Alloc = 0,
-    /// Successful `alloc_zeroed` calls, by requested size.
-    Zeroed = 1,
-    /// Successful `realloc` calls that grew a block, by `new - old`.
-    Grow = 2,
-    /// `dealloc` calls, by size.
-    Dealloc = 3,
-    /// Successful `realloc` calls that shrank a block, by `old - new`.
-    Shrink = 4,
-    /// Successful `realloc` calls that moved a block: counted by [`Direction`] instead of size,
-    /// with the bytes copied, `min(old, new)`. Not part of live bytes.
-    Moved = 5,
+use crate::index::indexed;
+
+indexed! {
+    /// A table of size-bucketed counts and byte sums.
+    pub(crate) enum Table {
+        /// Successful `alloc` calls, by requested size.
+        Alloc,
+        /// Successful `alloc_zeroed` calls, by requested size.
+        Zeroed,
+        /// Successful `realloc` calls that grew a block, by `new - old`.
+        Grow,
+        /// `dealloc` calls, by size.
+        Dealloc,
+        /// Successful `realloc` calls that shrank a block, by `old - new`.
+        Shrink,
+        /// Successful `realloc` calls that moved a block: counted by [`Direction`] instead of
+        /// size, with the bytes copied, `min(old, new)`. Not part of live bytes.
+        Moved,
+    }
 }
 
 impl Table {
-    /// Number of tables.
-    pub(crate) const COUNT: usize = 6;
-    /// Every table, in index order.
-    #[cfg(test)]
-    pub(crate) const ALL: [Self; Self::COUNT] = [
-        Self::Alloc,
-        Self::Zeroed,
-        Self::Grow,
-        Self::Dealloc,
-        Self::Shrink,
-        Self::Moved,
-    ];
     /// Tables that add to live bytes.
     pub(crate) const ADDING: [Self; 3] = [Self::Alloc, Self::Zeroed, Self::Grow];
     /// Tables that subtract from live bytes.
     pub(crate) const SUBTRACTING: [Self; 2] = [Self::Dealloc, Self::Shrink];
-
-    /// The table's index in arrays of [`Table::COUNT`].
-    #[inline(always)]
-    pub(crate) const fn index(self) -> usize {
-        self as usize
-    }
 
     /// How a call in this table moves live bytes: `1` adds its size, `-1` subtracts it, `0`
     /// leaves them alone.
@@ -61,41 +46,24 @@ impl Table {
     }
 }
 
-/// The direction of a reallocation's size change: the "bucket" of [`Table::Moved`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Direction {
-    Grow = 0,
-    Shrink = 1,
-    Same = 2,
-}
-
-impl Direction {
-    /// The direction's bucket in [`Table::Moved`].
-    #[inline(always)]
-    pub(crate) const fn index(self) -> usize {
-        self as usize
+indexed! {
+    /// The direction of a reallocation's size change: the "bucket" of [`Table::Moved`].
+    pub(crate) enum Direction {
+        Grow,
+        Shrink,
+        Same,
     }
 }
 
-/// Plain counters, not bucketed by size.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Misc {
-    /// Successful `realloc` calls that kept the pointer and the size.
-    Unchanged = 0,
-    /// `alloc` and `alloc_zeroed` calls that returned null.
-    AllocFailures = 1,
-    /// `realloc` calls that returned null.
-    ReallocFailures = 2,
-}
-
-impl Misc {
-    /// Number of plain counters.
-    pub(crate) const COUNT: usize = 3;
-
-    /// The counter's index in arrays of [`Misc::COUNT`].
-    #[inline(always)]
-    pub(crate) const fn index(self) -> usize {
-        self as usize
+indexed! {
+    /// Plain counters, not bucketed by size.
+    pub(crate) enum Misc {
+        /// Successful `realloc` calls that kept the pointer and the size.
+        Unchanged,
+        /// `alloc` and `alloc_zeroed` calls that returned null.
+        AllocFailures,
+        /// `realloc` calls that returned null.
+        ReallocFailures,
     }
 }
 

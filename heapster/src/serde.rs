@@ -97,6 +97,24 @@ impl<'de> de::DeserializeSeed<'de> for KeySeed {
     }
 }
 
+/// Reads each entry of `map` whose key is one of `names` with `read` (given the name), and
+/// skips the others.
+fn read_fields<'de, A: MapAccess<'de>>(
+    mut map: A,
+    names: &'static [&'static [&'static str]],
+    mut read: impl FnMut(&'static str, &mut A) -> Result<(), A::Error>,
+) -> Result<(), A::Error> {
+    while let Some(key) = map.next_key_seed(KeySeed(names))? {
+        match key {
+            Key::Known(name) => read(name, &mut map)?,
+            Key::Unknown => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The 64 bucket counts; fewer are padded with zeros, more are an error.
 struct CountsVisitor;
 
@@ -138,17 +156,16 @@ impl<'de> Visitor<'de> for HistogramVisitor {
         f.write_str("a histogram {sum, counts}")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Histogram, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Histogram, A::Error> {
         let (mut counts, mut sum) = ([0u64; BUCKETS], 0u64);
-        while let Some(key) = map.next_key_seed(KeySeed(&[HISTOGRAM_FIELDS]))? {
-            match key {
-                Key::Known("sum") => sum = map.next_value()?,
-                Key::Known(_) => counts = map.next_value_seed(CountsSeed)?,
-                Key::Unknown => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        read_fields(map, &[HISTOGRAM_FIELDS], |name, map| {
+            if name == "sum" {
+                sum = map.next_value()?;
+            } else {
+                counts = map.next_value_seed(CountsSeed)?;
             }
-        }
+            Ok(())
+        })?;
         Ok(Histogram::from_parts(counts, sum))
     }
 }
@@ -169,23 +186,17 @@ impl<'de> Visitor<'de> for StatsVisitor {
         f.write_str("heapster stats")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Stats, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Stats, A::Error> {
         let mut stats = Stats::new();
         let names = &[Stats::COUNTERS, Stats::GAUGES, Stats::HISTOGRAMS];
-        while let Some(key) = map.next_key_seed(KeySeed(names))? {
-            match key {
-                Key::Known(name) => {
-                    if let Some(value) = stats.get_mut(name) {
-                        *value = map.next_value()?;
-                    } else if let Some(histogram) = stats.histogram_mut(name) {
-                        *histogram = map.next_value()?;
-                    }
-                }
-                Key::Unknown => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        read_fields(map, names, |name, map| {
+            if let Some(value) = stats.get_mut(name) {
+                *value = map.next_value()?;
+            } else if let Some(histogram) = stats.histogram_mut(name) {
+                *histogram = map.next_value()?;
             }
-        }
+            Ok(())
+        })?;
         Ok(stats)
     }
 }

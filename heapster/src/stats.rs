@@ -2,7 +2,7 @@
 
 use core::ops::{Add, AddAssign, Sub, SubAssign};
 
-use crate::histogram::Histogram;
+use crate::histogram::{Histogram, ratio};
 
 /// Declares the fields of [`Stats`] once; the struct, the field tables and the arithmetic are
 /// generated from this list, and the serializer iterates the tables. The terminal report (`fmt`)
@@ -275,22 +275,13 @@ impl Stats {
     /// Mean size of an allocation in bytes, or `None` when there was none.
     #[must_use]
     pub fn mean_allocation_size(&self) -> Option<f64> {
-        #[allow(
-            clippy::cast_precision_loss,
-            reason = "a mean is approximate by nature"
-        )]
-        (self.allocations != 0).then(|| self.allocated_bytes as f64 / self.allocations as f64)
+        ratio(self.allocated_bytes, self.allocations)
     }
 
     /// Fraction of successful reallocations that moved the block, or `None` when there was none.
     #[must_use]
     pub fn realloc_move_ratio(&self) -> Option<f64> {
-        let n = self.reallocations();
-        #[allow(
-            clippy::cast_precision_loss,
-            reason = "a ratio is approximate by nature"
-        )]
-        (n != 0).then(|| self.realloc_moved as f64 / n as f64)
+        ratio(self.realloc_moved, self.reallocations())
     }
 
     /// `true` when no allocator call was recorded (every counter and histogram is zero; the

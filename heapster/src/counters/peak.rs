@@ -24,6 +24,7 @@ use core::sync::atomic::{AtomicI64, AtomicU64};
 
 use super::gate::Gate;
 use super::shard::Shard;
+use crate::index::indexed;
 
 /// A shard publishes its net change once the hint passes this many bytes either way.
 pub(crate) const PUBLISH_BYTES: u64 = 128 * 1024;
@@ -31,26 +32,27 @@ pub(crate) const PUBLISH_BYTES: u64 = 128 * 1024;
 /// without a drain overlapping.
 const PUBLISH_ATTEMPTS: usize = 1;
 
-/// Whether a shard whose hint would be `pending` publishes.
+/// The hint of a shard whose net bytes have not changed since it last published. A hint is
+/// kept this much above the change it stands for, so that [`due`] is one unsigned compare.
+pub(crate) const UNCHANGED: i64 = PUBLISH_BYTES.cast_signed() - 1;
+
+/// Whether a shard whose hint would be `hint` publishes: whether the change it stands for is
+/// `PUBLISH_BYTES` or more either way.
 #[inline(always)]
-pub(crate) const fn due(pending: i64) -> bool {
-    // `|pending| >= PUBLISH_BYTES`, as one add and one unsigned compare.
-    pending.cast_unsigned().wrapping_add(PUBLISH_BYTES - 1) >= 2 * PUBLISH_BYTES - 1
+pub(crate) const fn due(hint: i64) -> bool {
+    hint.cast_unsigned() >= 2 * PUBLISH_BYTES - 1
 }
 
-/// The high-water marks of live bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Mark {
-    /// Since the instance was created; never reset.
-    Lifetime = 0,
-    /// Since the last `take_interval_peak`.
-    Interval = 1,
-    /// Since the last `reset_peak`.
-    User = 2,
-}
-
-impl Mark {
-    const COUNT: usize = 3;
+indexed! {
+    /// The high-water marks of live bytes.
+    pub(crate) enum Mark {
+        /// Since the instance was created; never reset.
+        Lifetime,
+        /// Since the last `take_interval_peak`.
+        Interval,
+        /// Since the last `reset_peak`.
+        User,
+    }
 }
 
 #[repr(C, align(128))]
@@ -83,12 +85,12 @@ impl Peak {
     }
 
     pub(crate) fn mark(&self, m: Mark) -> u64 {
-        self.marks[m as usize].load(Relaxed)
+        self.marks[m.index()].load(Relaxed)
     }
 
     /// Restarts mark `m` at the current estimate; returns its previous value.
     pub(crate) fn restart(&self, m: Mark) -> u64 {
-        self.marks[m as usize].swap(self.estimate(), Relaxed)
+        self.marks[m.index()].swap(self.estimate(), Relaxed)
     }
 
     /// Adds `change` to `shard`'s hint, publishing when the hint has grown large.
@@ -106,7 +108,7 @@ impl Peak {
     #[cold]
     #[inline(never)]
     pub(crate) fn publish(&self, gate: &Gate, shard: &Shard) {
-        shard.unpublished.store(0, Relaxed);
+        shard.unpublished.store(UNCHANGED, Relaxed);
         let ((before, net), consistent) = gate.read(PUBLISH_ATTEMPTS, || {
             (shard.published.load(Acquire), shard.net_bytes())
         });
@@ -155,7 +157,7 @@ mod tests {
             i64::MIN,
         ] {
             assert_eq!(
-                due(pending),
+                due(pending.wrapping_add(UNCHANGED)),
                 pending.unsigned_abs() >= PUBLISH_BYTES,
                 "{pending}"
             );

@@ -12,7 +12,7 @@
 use core::sync::atomic::Ordering::{Acquire, SeqCst};
 use core::sync::atomic::{AtomicI64, AtomicU64, fence};
 
-use super::word;
+use super::{peak, word};
 use crate::bucket::BUCKETS;
 use crate::rules::{Misc, Table};
 
@@ -28,7 +28,7 @@ pub(crate) struct Shard {
     /// `word::PACKED` on are never read.
     pub(crate) words: [[AtomicU64; BUCKETS]; Table::COUNT],
     /// Net change of live bytes since this shard last published, as far as the out-of-line
-    /// path has seen it. Updated with a plain load and store (no locked instruction): an update
+    /// path has seen it, plus `peak::UNCHANGED` (the hint). Updated with a plain load and store (no locked instruction): an update
     /// can be lost when two threads share the shard at the same instant. It only decides *when*
     /// to publish; what is published is exact.
     pub(crate) unpublished: AtomicI64,
@@ -56,7 +56,7 @@ impl Shard {
     pub(crate) const fn owned_by(owner: u64) -> Self {
         Self {
             words: [const { [const { AtomicU64::new(0) }; BUCKETS] }; Table::COUNT],
-            unpublished: AtomicI64::new(0),
+            unpublished: AtomicI64::new(peak::UNCHANGED),
             published: AtomicI64::new(0),
             overflow_added: AtomicU64::new(0),
             overflow_subtracted: AtomicU64::new(0),
@@ -70,6 +70,15 @@ impl Shard {
     #[inline(always)]
     pub(crate) fn word(&self, t: Table, size: usize) -> &AtomicU64 {
         &self.words[t.index()][word::index(size)]
+    }
+
+    /// The bucket of `word`, a word of table `t` of this shard.
+    pub(crate) fn bucket_of(&self, t: Table, word: &AtomicU64) -> usize {
+        let first = self.words[t.index()].as_ptr().addr();
+        core::ptr::from_ref(word)
+            .addr()
+            .wrapping_sub(first)
+            .wrapping_shr(3) // 8 bytes a word
     }
 
     /// Where bytes leaving table `t`'s words are kept for this shard's net bytes; none for

@@ -2,7 +2,7 @@
 //!
 //! A word holds `count << BYTES_BITS | bytes`. Recording a call of `size` bytes adds
 //! `ONE + size`. The caller looks at the value the add returned only to ask one question:
-//! did the byte sum pass a multiple of [`STEP`]? ([`crossed`]: a `lea`, a `xor`, a compare.)
+//! did the byte sum pass a multiple of [`STEP`]? ([`step`]: an `or`, an `add`, a carry.)
 //! Only such a call takes the out-of-line path, which drains the word when it is near full and
 //! tells the peak tracker about the [`STEP`]s passed (see `peak`). Every call of at least
 //! [`STEP`] bytes takes it, and any word takes it at least once every [`STEP`] calls, so a word
@@ -31,7 +31,7 @@ pub(crate) const STEP: u64 = 1 << STEP_BITS;
 /// [`STEP`] calls from each thread, so the fields keep room for `2^29` further bytes (512
 /// concurrent 1 MiB calls) and billions of calls. Unit tests drain far more often.
 const DRAIN_COUNT_BIT: u32 = if cfg!(test) { 8 } else { 32 };
-pub(crate) const TRIGGER: u64 =
+const TRIGGER: u64 =
     (u64::MAX << (BYTES_BITS + DRAIN_COUNT_BIT)) | (BYTES_MASK & (u64::MAX << (BYTES_BITS - 1)));
 
 /// The word of a call of `size` bytes: its size bucket for `size >= 1`, from one `lea` and one
@@ -49,26 +49,25 @@ pub(crate) const fn delta(size: usize) -> u64 {
     ONE.wrapping_add(size as u64)
 }
 
-/// Whether adding `size` bytes to a word that held `old` passed a multiple of [`STEP`] bytes.
-/// Always true when `size >= STEP`.
+/// The step test of a call of `size` bytes on a word that held `old`: `old`'s bits from
+/// [`STEP_BITS`] up set, plus `size`. The sum carries out of 64 bits exactly when the word's byte
+/// sum passed a multiple of [`STEP`] (an `or`, an `add` and a branch on carry); always for
+/// `size >= STEP`. Returns the sum and whether it carried.
 #[inline(always)]
-pub(crate) const fn crossed(old: u64, size: usize) -> bool {
-    crossed_to(old, old.wrapping_add(size as u64))
+pub(crate) const fn step(old: u64, size: usize) -> (u64, bool) {
+    (old | !(STEP - 1)).overflowing_add(size as u64)
 }
 
-/// [`crossed`], given `old + size`. (Not given the new value `old + ONE + size`: a size past
-/// the byte field, which goes to a word nobody reads, can leave the field's bits unchanged.)
+/// The multiples of [`STEP`] passed, in bytes, by a call whose [`step`] carried with `sum`.
 #[inline(always)]
-pub(crate) const fn crossed_to(old: u64, with_bytes: u64) -> bool {
-    (old ^ with_bytes) >= STEP
+pub(crate) const fn steps_passed(sum: u64) -> u64 {
+    sum.wrapping_add(STEP) & !(STEP - 1)
 }
 
-/// The multiples of [`STEP`] passed by adding `size` bytes to a word that held `old`, in bytes.
+/// Whether a word holding `word` is near full: it is drained.
 #[inline(always)]
-pub(crate) const fn steps_passed(old: u64, size: usize) -> u64 {
-    let before = old & BYTES_MASK;
-    let after = before.wrapping_add(size as u64);
-    ((after >> STEP_BITS).wrapping_sub(before >> STEP_BITS)) << STEP_BITS
+pub(crate) const fn full(word: u64) -> bool {
+    word & TRIGGER != 0
 }
 
 /// The count of a word.
@@ -104,32 +103,63 @@ mod tests {
         assert_eq!(index(PACKED_MAX + 1), PACKED);
     }
 
+    /// Whether adding `size` to a word that held `old` passed a multiple of [`STEP`], and how
+    /// many bytes of multiples, written out the slow way.
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "a test: overflow would fail it"
+    )]
+    fn passed(old: u64, size: u64) -> (bool, u64) {
+        let before = old & BYTES_MASK;
+        let after = before + size;
+        let steps = (after / STEP - before / STEP) * STEP;
+        (steps != 0, steps)
+    }
+
     #[test]
-    fn crossings() {
-        let step = STEP as usize;
-        assert!(!crossed(0, step - 1));
-        assert!(crossed(0, step));
-        assert!(crossed(STEP - 1, 1));
-        assert!(!crossed(ONE * 7 + 100, 16));
-        assert!(crossed(ONE * 7 + STEP - 6, 16));
-        // Every size of a step or more crosses, wherever the word is.
-        for old in [0, 1, STEP - 1, STEP, 12345, BYTES_MASK - 5 * STEP] {
+    fn steps() {
+        let step_ = STEP as usize;
+        for old in [
+            0,
+            1,
+            STEP - 6,
+            STEP - 1,
+            STEP,
+            12345,
+            ONE * 7 + 100,
+            ONE * 7 + STEP - 6,
+            BYTES_MASK - 5 * STEP,
+            u64::MAX,
+        ] {
             for size in [
-                step,
-                step + 1,
-                2 * step - 1,
-                2 * step,
+                1,
+                15,
+                16,
+                step_ - 1,
+                step_,
+                step_ + 1,
+                2 * step_ - 1,
+                2 * step_ + 10,
                 1 << 20,
                 1 << 31,
                 1 << 40,
                 isize::MAX as usize,
             ] {
-                assert!(crossed(old, size), "{old} {size}");
+                let (sum, carried) = step(old, size);
+                let (crossed, steps) = passed(old, size as u64);
+                assert_eq!(carried, crossed, "{old} {size}");
+                if carried {
+                    assert_eq!(steps_passed(sum), steps, "{old} {size}");
+                }
+                // Every size of a step or more takes the out-of-line path.
+                assert!(carried || size < step_, "{old} {size}");
             }
         }
-        assert_eq!(steps_passed(STEP - 1, 1), STEP);
-        assert_eq!(steps_passed(100, 2 * step + 10), 2 * STEP);
-        assert_eq!(steps_passed(ONE * 3 + 10, 16), 0);
+        assert!(!step(0, step_ - 1).1);
+        assert!(step(STEP - 1, 1).1);
+        assert!(!step(ONE * 3 + 10, 16).1);
+        assert_eq!(steps_passed(step(STEP - 1, 1).0), STEP);
+        assert_eq!(steps_passed(step(100, 2 * step_ + 10).0), 2 * STEP);
     }
 
     #[test]

@@ -27,21 +27,61 @@ impl<A> Heapster<A> {
         scope::record(self.id(), call);
     }
 
-    /// The rest of a `dealloc` whose word passed a step (`Counters::finish`): the out-of-line
-    /// counting work, then the inner call. (`ptr` and `layout` come first, in the registers
-    /// `dealloc` received them in.)
+    /// The rest of a `dealloc` whose word passed a step (`Counters::cross_dealloc`): the
+    /// out-of-line counting work, then the inner call. (`ptr`, `size` and `align` come first, in
+    /// the registers `__rust_dealloc` received them in, so that `dealloc` jumps here with no
+    /// moves.)
     ///
     /// # Safety
-    /// As [`GlobalAlloc::dealloc`].
+    /// As [`GlobalAlloc::dealloc`], for the layout of `size` and `align`, which is valid.
     #[cold]
     #[inline(never)]
-    unsafe fn dealloc_crossed(ptr: *mut u8, layout: Layout, this: &Self, shard: &Shard, old: u64)
-    where
+    unsafe fn dealloc_crossed(
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        this: &Self,
+        shard: &Shard,
+        sum: u64,
+    ) where
         A: GlobalAlloc,
     {
-        this.counters.finish_dealloc(shard, old, layout.size());
-        // SAFETY: the caller's `dealloc` contract, passed on unchanged.
-        unsafe { this.inner.dealloc(ptr, layout) };
+        if let Some(pending) = this.counters.cross_dealloc(shard, sum, size) {
+            // SAFETY: the caller's `dealloc` contract, passed on unchanged.
+            return unsafe { Self::dealloc_rare(ptr, size, align, this, shard, pending) };
+        }
+        // SAFETY: the caller's `dealloc` contract, passed on unchanged; `size` and `align` are
+        // those of its valid layout.
+        unsafe {
+            this.inner
+                .dealloc(ptr, Layout::from_size_align_unchecked(size, align))
+        };
+    }
+
+    /// The rest of a `dealloc` that has rare counting work to do (`Counters::rare_dealloc`),
+    /// then the inner call.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::dealloc`], for the layout of `size` and `align`, which is valid.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_rare(
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        this: &Self,
+        shard: &Shard,
+        pending: i64,
+    ) where
+        A: GlobalAlloc,
+    {
+        this.counters.rare_dealloc(shard, pending, size);
+        // SAFETY: the caller's `dealloc` contract, passed on unchanged; `size` and `align` are
+        // those of its valid layout.
+        unsafe {
+            this.inner
+                .dealloc(ptr, Layout::from_size_align_unchecked(size, align))
+        };
     }
 
     /// A `dealloc` of a thread that has no block of this thread-owned instance yet: counts it
@@ -63,32 +103,62 @@ impl<A> Heapster<A> {
         unsafe { this.inner.dealloc(ptr, layout) };
     }
 
-    /// The inner `alloc` for a layout with more than the usual alignment (see [`usual`]).
+    /// `alloc` (`zeroed`: `alloc_zeroed`), counted. Layouts with more than the usual alignment
+    /// (see [`usual`]) go to a cold function.
     ///
     /// # Safety
     /// As [`GlobalAlloc::alloc`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn alloc_aligned(&self, layout: Layout) -> *mut u8
+    #[inline(always)]
+    unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8
     where
         A: GlobalAlloc,
     {
+        if !usual(layout) {
+            // SAFETY: the caller's contract, passed on unchanged.
+            return unsafe { Self::alloc_aligned(layout.size(), layout.align(), self, zeroed) };
+        }
+        let size = kept(layout.size());
         // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { self.inner.alloc(layout) }
+        let ptr = unsafe { self.inner_alloc(layout, zeroed) };
+        self.allocated(ptr, size, zeroed)
     }
 
-    /// The inner `alloc_zeroed` for a layout with more than the usual alignment.
+    /// An `alloc` (`zeroed`: `alloc_zeroed`) of a layout with more than the usual alignment:
+    /// the inner call, counted. (`size` and `align` come first, in the registers `__rust_alloc`
+    /// received them in, so that the caller can jump here.)
     ///
     /// # Safety
-    /// As [`GlobalAlloc::alloc_zeroed`].
+    /// As [`GlobalAlloc::alloc`], for the layout of `size` and `align`, which is valid.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_zeroed_aligned(&self, layout: Layout) -> *mut u8
+    unsafe fn alloc_aligned(size: usize, align: usize, this: &Self, zeroed: bool) -> *mut u8
+    where
+        A: GlobalAlloc,
+    {
+        // SAFETY: `size` and `align` are those of a valid `Layout` (the caller's).
+        let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
+        // SAFETY: the caller's contract, passed on unchanged.
+        let ptr = unsafe { this.inner_alloc(layout, zeroed) };
+        this.allocated(ptr, size, zeroed)
+    }
+
+    /// The inner allocator's `alloc` (`zeroed`: `alloc_zeroed`, which does the zeroing itself).
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`]: the caller guarantees that `layout` has a non-zero size.
+    #[inline(always)]
+    unsafe fn inner_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8
     where
         A: GlobalAlloc,
     {
         // SAFETY: the caller's contract, passed on unchanged.
-        unsafe { self.inner.alloc_zeroed(layout) }
+        unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(layout)
+            } else {
+                self.inner.alloc(layout)
+            }
+        }
     }
 
     /// The inner `realloc` for a layout with more than the usual alignment.
@@ -123,16 +193,13 @@ impl<A> Heapster<A> {
         unsafe { this.inner.dealloc(ptr, layout) };
     }
 
-    /// Counts what an `alloc` (or `alloc_zeroed`) of `layout` returned, and returns it.
+    /// Counts what an `alloc` (or `alloc_zeroed`) of `size` bytes returned, and returns it.
     #[inline(always)]
-    fn allocated(&self, ptr: *mut u8, layout: Layout, zeroed: bool) -> *mut u8 {
+    fn allocated(&self, ptr: *mut u8, size: usize, zeroed: bool) -> *mut u8 {
         if ptr.is_null() {
             self.alloc_failed();
         } else {
-            self.record(Call::Alloc {
-                size: layout.size(),
-                zeroed,
-            });
+            self.record(Call::Alloc { size, zeroed });
         }
         ptr
     }
@@ -169,6 +236,31 @@ const fn usual_align(align: usize, size: usize) -> bool {
     align <= MALLOC_ALIGN && align <= size
 }
 
+/// `size`, as a value the compiler cannot trace back to the argument: taken before the inner
+/// call, it is kept across it in a register of its own. (Otherwise the compiler moves the
+/// argument into that register on entry, to compare it, and back for the call: one instruction
+/// more per `alloc`.) Emits no instruction.
+#[inline(always)]
+fn kept(size: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut size = size;
+        // SAFETY: an empty template (a comment): touches no memory, stack or flag, and leaves
+        // the register holding `size` as it was. Not `pure`, so that it stays where it is
+        // written, after the alignment test.
+        unsafe {
+            core::arch::asm!(
+                "/* {0} */",
+                inout(reg) size,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        size
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    size
+}
+
 // SAFETY: every method forwards its arguments unchanged to the inner allocator, whose own
 // `GlobalAlloc` contract is therefore upheld by our caller, and returns the inner result
 // unchanged. Counting only reads sizes and compares pointers; it never touches the memory,
@@ -176,31 +268,14 @@ const fn usual_align(align: usize, size: usize) -> bool {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = if usual(layout) {
-            // SAFETY:
-            // - the caller guarantees `layout` has a non-zero size (`GlobalAlloc::alloc`'s
-            //   contract);
-            // - it is passed to the inner allocator unchanged.
-            unsafe { self.inner.alloc(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_aligned(layout) }
-        };
-        self.allocated(ptr, layout, false)
+        // SAFETY: the caller's `alloc` contract, passed on.
+        unsafe { self.alloc_counted(layout, false) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = if usual(layout) {
-            // SAFETY:
-            // - the caller guarantees `layout` has a non-zero size;
-            // - it is passed to the inner allocator unchanged, which does the zeroing itself.
-            unsafe { self.inner.alloc_zeroed(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_zeroed_aligned(layout) }
-        };
-        self.allocated(ptr, layout, true)
+        // SAFETY: the caller's `alloc_zeroed` contract, passed on.
+        unsafe { self.alloc_counted(layout, true) }
     }
 
     #[inline]
@@ -219,7 +294,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Heapster<A> {
             None => {}
             Some(Pending::Crossing(c)) => {
                 // SAFETY: the caller's `dealloc` contract, passed on with `ptr` and `layout`.
-                return unsafe { Self::dealloc_crossed(ptr, layout, self, c.shard, c.old) };
+                return unsafe {
+                    Self::dealloc_crossed(ptr, layout.size(), layout.align(), self, c.shard, c.sum)
+                };
             }
             #[cfg(feature = "thread-owned")]
             Some(Pending::Claim) => {
